@@ -1,0 +1,77 @@
+//! `fnmesh-bench`: events per second and latency of each function on one machine, in
+//! one run, so that ratios compare like with like. Run it with `hack/bench`.
+//!
+//! Every case serves one function on a loopback port (in this process, as `fnmesh run`
+//! does; the Node original as a child process) and sends it the same binary-mode event
+//! from `--concurrency` keep-alive connections, `--events` times or for at most
+//! `--seconds`, whichever comes first, after a warm-up.
+#![allow(clippy::print_stdout)] // the report is the product
+
+mod cases;
+mod load;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Command-line settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Events per case.
+    pub events: usize,
+    /// Concurrent connections.
+    pub concurrency: usize,
+    /// Time limit per case.
+    pub seconds: Duration,
+    /// Case names to run (all when empty).
+    pub only: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Settings, String> {
+    let mut settings = Settings { events: 20_000, concurrency: 16, seconds: Duration::from_secs(20), only: Vec::new() };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--events" => settings.events = value("--events")?.parse().map_err(|e| format!("--events: {e}"))?,
+            "--concurrency" => {
+                settings.concurrency = value("--concurrency")?.parse().map_err(|e| format!("--concurrency: {e}"))?;
+            }
+            "--seconds" => {
+                settings.seconds =
+                    Duration::from_secs(value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?);
+            }
+            "--only" => settings.only = value("--only")?.split(',').map(str::to_owned).collect(),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if settings.events == 0 || settings.concurrency == 0 {
+        return Err("--events and --concurrency must be at least 1".into());
+    }
+    Ok(settings)
+}
+
+const USAGE: &str = "usage: fnmesh-bench [--events N] [--concurrency C] [--seconds S] [--only case,case]
+cases: passthrough, filter-js, filter-cesql, filter-jsonpath, transformer-js, transformer-jq, node-filter-js";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match parse(&args) {
+        Ok(settings) => settings,
+        Err(problem) => {
+            if !problem.is_empty() {
+                println!("fnmesh-bench: {problem}");
+            }
+            println!("{USAGE}");
+            return if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            println!("fnmesh-bench: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(cases::run_all(&settings))
+}

@@ -1,0 +1,1 @@
+//! CloudEvents SQL v1 (placeholder; being written).

@@ -1,0 +1,16 @@
+//! What the expression functions (filter, transformer, switcher) share.
+//!
+//! * [`event_view`]: the event as the JSON object expressions see;
+//! * [`one_of`]: "exactly one of these variables", with errors naming them;
+//! * [`EvalConfig`]: the time, memory and thread limits of every engine;
+//! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template;
+//! * [`js_error`]: how an expression failure answers over HTTP.
+
+mod config;
+mod errors;
+pub mod jsonpath;
+mod view;
+
+pub use config::{EvalConfig, one_of};
+pub use errors::js_error;
+pub use view::event_view;

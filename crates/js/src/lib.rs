@@ -1,0 +1,22 @@
+//! Sandboxed JavaScript expressions, as the Node.js functions of the Knative docs run them.
+//!
+//! `villardl/filter-nodejs`, `transformer-nodejs` and `switcher-nodejs` evaluate one
+//! JavaScript expression per event with two bindings: `event` (attributes and extensions
+//! as strings, plus `data`) and `env`. [`JsPool`] does the same on QuickJS (through
+//! `rquickjs`), compiled once at start on each of a pool of engine threads, so that
+//! evaluation scales across cores with no lock around an interpreter.
+//!
+//! The sandbox: no module loader and no I/O objects exist (only the ECMAScript built-ins:
+//! `Math`, `Date`, `JSON`, `RegExp`, ...); each evaluation is bounded in time (an
+//! interrupt handler checks a deadline) and each engine in memory and stack depth. A
+//! runaway expression fails that one evaluation with [`JsError::Timeout`] or
+//! [`JsError::OutOfMemory`]; its engine is rebuilt and the pool keeps serving.
+
+mod engine;
+mod error;
+mod limits;
+mod pool;
+
+pub use error::JsError;
+pub use limits::Limits;
+pub use pool::JsPool;

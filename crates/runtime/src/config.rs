@@ -1,0 +1,237 @@
+//! Configuration from environment variables, held as `(key, value)` pairs.
+//!
+//! Functions never read the process environment themselves: a binary's `main` captures
+//! it once into an [`Env`], and `fnmesh run` builds an [`Env`] from a manifest's `env:`
+//! list. Every typed config is parsed from an [`Env`] with envy, once, at start, and
+//! every error names the variable at fault.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// Environment variables as `(key, value)` pairs, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment, read once. Pairs that are not valid UTF-8 are skipped.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+    }
+
+    /// An environment made of the given pairs (a later duplicate key wins, as in a pod spec).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// This environment with `key` set to `value`.
+    #[must_use]
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
+    /// Every pair, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Parses a typed config with envy. Field `foo_bar` reads variable `FOO_BAR`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        envy::from_iter(self.vars.iter().map(|(k, v)| (k.clone(), v.clone()))).map_err(ConfigError::from)
+    }
+}
+
+/// A configuration error; its `Display` is the one line a binary prints before exiting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{var}: required but not set")]
+    Missing {
+        /// The variable's name.
+        var: String,
+    },
+    /// A variable is set to a value that cannot be used.
+    #[error("{var}: {reason}")]
+    Invalid {
+        /// The variable's name (or several, for rules that involve more than one).
+        var: String,
+        /// What is wrong, including the value where that helps.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// `var` holds a value that cannot be used, for `reason`.
+    pub fn invalid(var: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid { var: var.into(), reason: reason.to_string() }
+    }
+}
+
+impl From<envy::Error> for ConfigError {
+    fn from(err: envy::Error) -> Self {
+        match err {
+            envy::Error::MissingValue(field) => Self::Missing { var: field.to_ascii_uppercase() },
+            // envy words parse errors as "<why> while parsing value '<v>' provided by <VAR>".
+            envy::Error::Custom(msg) => match msg.rsplit_once(" provided by ") {
+                Some((what, var)) => match what.split_once(" while parsing value ") {
+                    Some((why, value)) => Self::invalid(var, format!("invalid value {value}: {why}")),
+                    None => Self::invalid(var, what),
+                },
+                None => match msg.split_once(": ") {
+                    // Our own deserializers prefix their messages with the variable.
+                    Some((var, why)) if is_env_name(var) => Self::invalid(var, why),
+                    _ => Self::invalid("environment", msg),
+                },
+            },
+        }
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Settings every function shares, from the Knative runtime contract and our own limits.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `PORT` | `8080` | port to listen on (Knative sets it) |
+/// | `FNMESH_LISTEN_ADDR` | `0.0.0.0` | address to listen on (tests use `127.0.0.1`) |
+/// | `FNMESH_BODY_LIMIT` | `1048576` | largest request body in bytes; more is `413` |
+/// | `FNMESH_SHUTDOWN_GRACE` | `20s` | how long in-flight requests may finish after SIGTERM |
+/// | `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION` | unset | Knative names, used in logs |
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServeConfig {
+    /// `PORT`.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `FNMESH_LISTEN_ADDR`.
+    #[serde(rename = "fnmesh_listen_addr", default = "default_listen_addr")]
+    pub listen_addr: IpAddr,
+    /// `FNMESH_BODY_LIMIT`, in bytes.
+    #[serde(rename = "fnmesh_body_limit", default = "default_body_limit")]
+    pub body_limit: usize,
+    /// `FNMESH_SHUTDOWN_GRACE`, e.g. `20s` or `500ms`.
+    #[serde(rename = "fnmesh_shutdown_grace", default = "default_shutdown_grace", deserialize_with = "shutdown_grace")]
+    pub shutdown_grace: Duration,
+    /// `K_SERVICE`.
+    pub k_service: Option<String>,
+    /// `K_REVISION`.
+    pub k_revision: Option<String>,
+    /// `K_CONFIGURATION`.
+    pub k_configuration: Option<String>,
+}
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            port: default_port(),
+            listen_addr: default_listen_addr(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            shutdown_grace: default_shutdown_grace(),
+            k_service: None,
+            k_revision: None,
+            k_configuration: None,
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    8080
+}
+fn default_listen_addr() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+fn default_body_limit() -> usize {
+    DEFAULT_BODY_LIMIT
+}
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn shutdown_grace<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    duration("FNMESH_SHUTDOWN_GRACE", de)
+}
+
+/// Reads a duration written like `20s`, `1m 30s` or `250ms`; errors name `var`.
+pub(crate) fn duration<'de, D: Deserializer<'de>>(var: &str, de: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(de)?;
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        serde::de::Error::custom(format!("{var}: invalid duration {text:?} ({e}); write e.g. 20s or 500ms"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Needs {
+        #[allow(dead_code)]
+        message: String,
+    }
+
+    #[test]
+    fn serve_config_defaults() {
+        let cfg: ServeConfig = Env::default().parse().unwrap();
+        assert_eq!(cfg, ServeConfig::default());
+        assert_eq!(cfg.port, 8080);
+        assert_eq!(cfg.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn serve_config_reads_each_variable() {
+        let env = Env::from_pairs([
+            ("PORT", "9090"),
+            ("FNMESH_LISTEN_ADDR", "127.0.0.1"),
+            ("FNMESH_BODY_LIMIT", "10"),
+            ("FNMESH_SHUTDOWN_GRACE", "1500ms"),
+            ("K_SERVICE", "first"),
+        ]);
+        let cfg: ServeConfig = env.parse().unwrap();
+        assert_eq!(cfg.port, 9090);
+        assert_eq!(cfg.listen_addr.to_string(), "127.0.0.1");
+        assert_eq!(cfg.body_limit, 10);
+        assert_eq!(cfg.shutdown_grace, Duration::from_millis(1500));
+        assert_eq!(cfg.k_service.as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = Env::from_pairs([("PORT", "eighty")]).parse::<ServeConfig>().unwrap_err();
+        assert_eq!(err.to_string(), "PORT: invalid value 'eighty': invalid digit found in string");
+
+        let err = Env::from_pairs([("FNMESH_SHUTDOWN_GRACE", "soon")]).parse::<ServeConfig>().unwrap_err();
+        assert!(err.to_string().starts_with("FNMESH_SHUTDOWN_GRACE: invalid duration \"soon\""), "{err}");
+
+        let err = Env::default().parse::<Needs>().unwrap_err();
+        assert_eq!(err, ConfigError::Missing { var: "MESSAGE".into() });
+        assert_eq!(err.to_string(), "MESSAGE: required but not set");
+    }
+
+    #[test]
+    fn later_pairs_win_and_process_env_is_not_read() {
+        let env = Env::from_pairs([("PORT", "1"), ("PORT", "2")]);
+        assert_eq!(env.get("PORT"), Some("2"));
+        assert_eq!(env.get("PATH"), None);
+    }
+}

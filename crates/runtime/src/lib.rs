@@ -1,0 +1,35 @@
+//! What every fnmesh function shares.
+//!
+//! A function is a library that turns its typed config into an axum [`Router`]
+//! (see [`FunctionSpec`]) plus a one-line `main` that calls [`run_function`]. This
+//! crate owns everything around that router:
+//!
+//! * configuration from `(key, value)` pairs ([`Env`]), parsed once with envy;
+//! * the CloudEvents HTTP binding ([`binding`]): binary and structured mode, body
+//!   limit, validation the SDK leaves out, and replies in the request's mode;
+//! * errors as HTTP statuses with a JSON body ([`Error`]);
+//! * `GET /healthz`, `traceparent`/`tracestate` on replies, graceful drain on
+//!   SIGTERM/SIGINT ([`server`]);
+//! * where a function writes its output ([`Console`]), so a runner can capture it;
+//! * the `K_SINK` sender for events a function emits on its own ([`sink`]).
+//!
+//! The CloudEvent model is the SDK's ([`cloudevents::Event`]); this crate re-exports it.
+
+pub mod binding;
+mod config;
+mod console;
+mod error;
+mod launch;
+pub mod rfc3339;
+pub mod server;
+pub mod sink;
+pub mod telemetry;
+
+pub use axum::Router;
+pub use binding::{Encoding, IncomingEvent, Reply};
+pub use cloudevents;
+pub use cloudevents::{AttributesReader, AttributesWriter, Data, Event, EventBuilder, EventBuilderV10};
+pub use config::{ConfigError, Env, ServeConfig};
+pub use console::{Capture, Console, Output};
+pub use error::Error;
+pub use launch::{FunctionSpec, run_function};

@@ -1,0 +1,63 @@
+//! The three filter dialects, chosen and compiled once at start.
+
+use fnmesh_expr::jsonpath::Query;
+use fnmesh_expr::{EvalConfig, event_view, js_error, one_of};
+use fnmesh_js::JsPool;
+use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
+
+/// The variables that choose a dialect; exactly one must be set.
+pub const VARS: [&str; 3] = ["FILTER", "FILTER_CESQL", "FILTER_JSONPATH"];
+
+/// A compiled filter.
+#[derive(Debug)]
+pub enum Filter {
+    /// `FILTER`: JavaScript.
+    Js(JsPool),
+    /// `FILTER_CESQL`: CloudEvents SQL.
+    Cesql(fnmesh_cesql::Expression),
+    /// `FILTER_JSONPATH`: JSONPath.
+    JsonPath(Query),
+}
+
+impl Filter {
+    /// The dialect `env` chooses, compiled; errors name the variable and the position.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let limits = EvalConfig::from_env(env)?;
+        match one_of(env, &VARS)? {
+            ("FILTER", source) => {
+                let bindings = serde_json::Value::Object(
+                    env.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect(),
+                );
+                JsPool::start("FILTER", source, &bindings, &serde_json::json!([]), limits.js_limits())
+                    .map(Self::Js)
+                    .map_err(|e| ConfigError::invalid("FILTER", strip_var(&e.to_string(), "FILTER")))
+            }
+            ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse(source)
+                .map(Self::Cesql)
+                .map_err(|e| ConfigError::invalid("FILTER_CESQL", e)),
+            (_, source) => Query::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("FILTER_JSONPATH", e)),
+        }
+    }
+
+    /// Whether `incoming` passes.
+    pub async fn passes(&self, incoming: &IncomingEvent) -> Result<bool, Error> {
+        match self {
+            Self::Js(pool) => pool.truthy(event_view(incoming).to_string()).await.map_err(js_error),
+            Self::Cesql(expression) => {
+                let evaluation = expression.evaluate(&incoming.event);
+                if let Some(error) = evaluation.errors.first() {
+                    // CESQL: an evaluation error makes a filter false.
+                    tracing::debug!(%error, "FILTER_CESQL evaluation error; the event is dropped");
+                    return Ok(false);
+                }
+                Ok(evaluation.value == fnmesh_cesql::Value::Boolean(true))
+            }
+            Self::JsonPath(query) => Ok(query.matches(&event_view(incoming))),
+        }
+    }
+}
+
+/// `FILTER: msg` without the leading `FILTER: ` (the config error adds it again).
+fn strip_var(message: &str, var: &str) -> String {
+    message.strip_prefix(&format!("{var}: ")).unwrap_or(message).to_owned()
+}

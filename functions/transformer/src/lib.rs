@@ -1,0 +1,86 @@
+//! `transformer`: replaces an event's data with the value of an expression.
+//!
+//! A drop-in for `villardl/transformer-nodejs` (`TRANSFORMER`, a JavaScript expression
+//! with the bindings `event` and `env`), plus two dialects that need no JavaScript. Set
+//! exactly one:
+//!
+//! | variable | dialect | new data |
+//! |---|---|---|
+//! | `TRANSFORMER` | JavaScript (QuickJS), as transformer-nodejs | the expression's value |
+//! | `TRANSFORMER_JQ` | jq (jaq) over the event as JSON | the program's single output |
+//! | `TRANSFORMER_JSONPATH` | a JSON template whose `"$..."` strings are JSONPath queries | the filled template |
+//!
+//! `TYPE` and `SOURCE`, when set, replace the event's type and source. Every other
+//! attribute and extension is kept; `datacontenttype` becomes `application/json`. A
+//! JavaScript value of `undefined` removes the data. Replies: `200` with the new event
+//! (in the request's mode); `422` when the expression throws, yields no or several jq
+//! outputs, or a value that is not JSON; `503` past `FNMESH_EVAL_TIMEOUT`.
+
+mod dialect;
+
+use std::sync::Arc;
+
+use fnmesh_runtime::server::{any_path, ce_post};
+use fnmesh_runtime::{
+    AttributesWriter, ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig,
+};
+
+pub use dialect::Transform;
+
+/// The transformer, for [`fnmesh_runtime::run_function`] and `fnmesh run`.
+pub const SPEC: FunctionSpec = FunctionSpec { name: "transformer", launch };
+
+/// A compiled transformer and its attribute overrides.
+#[derive(Debug)]
+pub struct Transformer {
+    transform: Transform,
+    ty: Option<String>,
+    source: Option<String>,
+}
+
+impl Transformer {
+    /// From `env`: the dialect, `TYPE` and `SOURCE`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let set = |var: &str| env.get(var).filter(|v| !v.is_empty()).map(str::to_owned);
+        Ok(Self { transform: Transform::from_env(env)?, ty: set("TYPE"), source: set("SOURCE") })
+    }
+
+    async fn handle(&self, incoming: IncomingEvent) -> Result<Reply, Error> {
+        let data = self.transform.apply(&incoming).await?;
+        let mut event = incoming.event;
+        match data {
+            Some(data) => {
+                let bytes = serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))?;
+                event.set_data("application/json", bytes);
+            }
+            None => {
+                // take_data also clears dataschema; every attribute but the data's type stays.
+                let (_, schema, _) = event.take_data();
+                event.set_dataschema(schema);
+            }
+        }
+        if let Some(ty) = &self.ty {
+            event.set_type(ty.as_str());
+        }
+        if let Some(source) = &self.source {
+            event.set_source(source.as_str());
+        }
+        Ok(Reply::event(event, incoming.encoding))
+    }
+}
+
+fn launch(env: &Env, _serve: &ServeConfig, _console: Console) -> Result<Router, ConfigError> {
+    Ok(app(Transformer::from_env(env)?))
+}
+
+/// The routes: `POST` an event to any path.
+pub fn app(transformer: Transformer) -> Router {
+    let transformer = Arc::new(transformer);
+    any_path(ce_post(move |incoming: IncomingEvent| {
+        let transformer = transformer.clone();
+        async move { transformer.handle(incoming).await }
+    }))
+}
+
+#[cfg(test)]
+mod tests;
