@@ -35,7 +35,9 @@ impl Filter {
             ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse(source)
                 .map(Self::Cesql)
                 .map_err(|e| ConfigError::invalid("FILTER_CESQL", e)),
-            (_, source) => Query::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("FILTER_JSONPATH", e)),
+            (_, source) => {
+                Query::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("FILTER_JSONPATH", e))
+            }
         }
     }
 
@@ -45,8 +47,8 @@ impl Filter {
             Self::Js(pool) => pool.truthy(event_view(incoming).to_string()).await.map_err(js_error),
             Self::Cesql(expression) => {
                 let evaluation = expression.evaluate(&incoming.event);
+                // CESQL section 1.2: only `true` with no error passes.
                 if let Some(error) = evaluation.errors.first() {
-                    // CESQL: an evaluation error makes a filter false.
                     tracing::debug!(%error, "FILTER_CESQL evaluation error; the event is dropped");
                     return Ok(false);
                 }

@@ -113,7 +113,7 @@ fn start_up_errors_name_the_variables_and_positions() {
     let js = start_error(&[("FILTER", "event.id ==== 1")]);
     assert!(js.starts_with("FILTER: JavaScript syntax error at line 1, column "), "{js}");
     let cesql = start_error(&[("FILTER_CESQL", "type = = 'x'")]);
-    assert!(cesql.starts_with("FILTER_CESQL: ") && cesql.contains('7'), "{cesql}");
+    assert_eq!(cesql, "FILTER_CESQL: expected a value, found '=' at column 8");
     let jsonpath = start_error(&[("FILTER_JSONPATH", "$[")]);
     assert!(jsonpath.starts_with("FILTER_JSONPATH: invalid JSONPath"), "{jsonpath}");
     let limits = start_error(&[("FILTER", "true"), ("FNMESH_EVAL_TIMEOUT", "never")]);
