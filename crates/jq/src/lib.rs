@@ -1,0 +1,35 @@
+//! jq programs (run by `jaq`) over JSON values, sandboxed in worker processes.
+//!
+//! A [`JqPool`] compiles the program once at start (errors say line and column), then
+//! runs it in a few worker processes: each evaluation is bounded in time (the worker is
+//! killed and replaced when it runs over), in memory (`RLIMIT_AS` on the worker), and in
+//! the number and size of its outputs. The program sees only its input: no environment
+//! (`env` and `$ENV` are `{}`), no files, no modules, no `input`.
+//!
+//! The worker is any executable that calls [`worker_main`] when its first argument is
+//! [`WORKER_ARG`]: functions re-execute themselves ([`WorkerCommand::current_exe`]); the
+//! `fnmesh-jq-worker` binary of this crate does only that.
+
+mod command;
+mod compile;
+mod error;
+mod json;
+mod limits;
+mod pool;
+mod protocol;
+mod worker;
+
+pub use command::WorkerCommand;
+pub use error::JqError;
+pub use limits::Limits;
+pub use pool::JqPool;
+pub use worker::worker_main;
+
+/// The first argument that makes a program a jq worker.
+pub const WORKER_ARG: &str = "--fnmesh-jq-worker";
+
+/// Checks that `program` compiles, without starting any worker: the error gives the
+/// line and column.
+pub fn check_program(program: &str) -> Result<(), JqError> {
+    compile::compile(program).map(drop)
+}

@@ -1,0 +1,72 @@
+//! `TRANSFORMER_JQ`: the transformer in-process, its jq workers being the built
+//! `transformer` binary (`FNMESH_JQ_WORKER`), as in the image where it re-executes itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use fnmesh_runtime::{Console, Env};
+use fnmesh_testkit::{CeRequest, call};
+use fnmesh_transformer::SPEC;
+use http::StatusCode;
+use serde_json::json;
+
+fn env(program: &str) -> Env {
+    Env::from_pairs([
+        ("TRANSFORMER_JQ", program),
+        ("FNMESH_JQ_WORKER", env!("CARGO_BIN_EXE_transformer")),
+        ("FNMESH_EVAL_WORKERS", "1"),
+        ("FNMESH_EVAL_TIMEOUT", "2s"),
+    ])
+}
+
+fn transformer(program: &str) -> axum::Router {
+    SPEC.build(&env(program), Console::null()).unwrap_or_else(|e| panic!("{program}: {e}")).0
+}
+
+fn order() -> CeRequest {
+    CeRequest::binary()
+        .header("ce-type", "order.created")
+        .header("ce-flow", "demo")
+        .json(&json!({"id": 7, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}]}))
+}
+
+#[tokio::test]
+async fn the_single_output_becomes_the_data() {
+    let router = transformer("{order: .data.id, units: ([.data.items[].qty] | add), flow: .flow, type: .type}");
+    let answer = call(&router, &order()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"order": 7, "units": 3, "flow": "demo", "type": "order.created"}));
+    assert_eq!(answer.header("content-type"), "application/json");
+    assert_eq!(answer.header("ce-type"), "order.created");
+}
+
+#[tokio::test]
+async fn zero_or_several_outputs_and_errors_are_422() {
+    let several = call(&transformer(".data.items[]"), &order()).await;
+    assert_eq!(several.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(several.error().contains("the program gave 2 outputs"), "{}", several.error());
+    let none = call(&transformer("empty"), &order()).await;
+    assert!(none.error().contains("gave 0 outputs"), "{}", none.error());
+    let failed = call(&transformer(".data.id + \"x\""), &order()).await;
+    assert_eq!(failed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(failed.error().starts_with("TRANSFORMER_JQ: jq program failed: cannot calculate"), "{}", failed.error());
+}
+
+#[tokio::test]
+async fn runaway_programs_answer_503_and_the_next_event_works() {
+    let router = transformer("if .data.id == 0 then (def f: f; f) else .data.id end");
+    let runaway = call(&router, &order().json(&json!({"id": 0}))).await;
+    assert_eq!(runaway.status, StatusCode::SERVICE_UNAVAILABLE, "{}", runaway.text());
+    assert!(runaway.error().contains("ran longer than 2s"), "{}", runaway.error());
+    let fine = call(&router, &order()).await;
+    assert_eq!((fine.status, fine.json()), (StatusCode::OK, json!(7)));
+}
+
+#[test]
+fn start_up_errors_give_the_position() {
+    let err = SPEC.build(&env(".data |\n  map(.x"), Console::null()).unwrap_err().to_string();
+    assert_eq!(err, "TRANSFORMER_JQ: expected closing parenthesis at line 2, column 9");
+    let err = SPEC.build(&env("nosuch(1)"), Console::null()).unwrap_err().to_string();
+    assert_eq!(err, "TRANSFORMER_JQ: undefined filter `nosuch/1` at line 1, column 1");
+    let worker = Env::from_pairs([("TRANSFORMER_JQ", "."), ("FNMESH_JQ_WORKER", "/nonexistent")]);
+    let err = SPEC.build(&worker, Console::null()).unwrap_err().to_string();
+    assert!(err.starts_with("TRANSFORMER_JQ: jq worker: cannot start /nonexistent"), "{err}");
+}
