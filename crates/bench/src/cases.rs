@@ -1,19 +1,18 @@
-//! The benchmark cases: the same event through each function, and the report.
+//! The benchmark cases: the same event through each function, each a process of its
+//! own (the release binaries, a pass-through, the Node.js filters), and the report.
 
-use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use fnmesh_runtime::server::{self, any_path, ce_post};
-use fnmesh_runtime::{Console, Env, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
 use reqwest::header::{HeaderMap, HeaderValue};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::process::{Child, Command};
 
-use crate::Settings;
 use crate::load::{Measured, Shot, fire};
+use crate::{Settings, cpu};
 
-/// The one event every case gets: the docs' filter passes it (an even minute).
+/// The one event every case gets: every filter passes it (an even minute, `myext=yes`,
+/// an item with id 2).
 fn event_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in [
@@ -33,112 +32,171 @@ fn event_headers() -> HeaderMap {
 const BODY: &str = r#"{"message":"hello","items":[{"id":1,"qty":2},{"id":2,"qty":1}]}"#;
 const JS_FILTER: &str = "Math.round(Date.parse(event.time) / 60000) % 2 === 0";
 
-enum Server {
-    InProcess(oneshot::Sender<()>),
-    Child(tokio::process::Child),
+/// A case: a name, what to run, and its environment.
+struct Case {
+    name: &'static str,
+    program: Program,
+    env: &'static [(&'static str, &'static str)],
 }
 
-/// The runtime alone: decode the event, encode it back. The ceiling for every function.
-fn passthrough(_: &Env, _: &ServeConfig, _: Console) -> Result<Router, fnmesh_runtime::ConfigError> {
-    Ok(any_path(ce_post(|incoming: IncomingEvent| async move { Reply::event(incoming.event, incoming.encoding) })))
+enum Program {
+    /// A binary of this workspace, next to `fnmesh-bench`.
+    Binary(&'static str),
+    /// A script of `hack/node-filter/`.
+    Node(&'static str),
 }
 
-async fn in_process(spec: FunctionSpec, env: &[(&str, &str)]) -> Result<(String, Server), String> {
-    let (router, config) =
-        spec.build(&Env::from_pairs(env.iter().copied()), Console::null()).map_err(|e| format!("{}: {e}", spec.name))?;
-    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(|e| e.to_string())?;
-    let url = format!("http://{}/", listener.local_addr().map_err(|e| e.to_string())?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let shutdown = async move {
-        let _ = stopped.await;
+pub const NAMES: &str = "passthrough, filter-js, filter-cesql, filter-jsonpath, transformer-js, transformer-jq, \
+                         transformer-jsonpath, node-original-filter-js, node-bare-filter-js";
+
+const CASES: &[Case] = &[
+    Case { name: "passthrough", program: Program::Binary("fnmesh-bench"), env: &[] },
+    Case { name: "filter-js", program: Program::Binary("filter"), env: &[("FILTER", JS_FILTER)] },
+    Case {
+        name: "filter-cesql",
+        program: Program::Binary("filter"),
+        env: &[("FILTER_CESQL", "type = 'bench.event' AND myext = 'yes'")],
+    },
+    Case {
+        name: "filter-jsonpath",
+        program: Program::Binary("filter"),
+        env: &[("FILTER_JSONPATH", "$.data.items[?@.id == 2]")],
+    },
+    Case {
+        name: "transformer-js",
+        program: Program::Binary("transformer"),
+        env: &[("TRANSFORMER", "({message: event.data.message + '!'})")],
+    },
+    Case {
+        name: "transformer-jq",
+        program: Program::Binary("transformer"),
+        env: &[("TRANSFORMER_JQ", r#"{message: (.data.message + "!")}"#)],
+    },
+    Case {
+        name: "transformer-jsonpath",
+        program: Program::Binary("transformer"),
+        env: &[("TRANSFORMER_JSONPATH", r#"{"message": "$.data.message"}"#)],
+    },
+    Case { name: "node-original-filter-js", program: Program::Node("original.js"), env: &[("FILTER", JS_FILTER)] },
+    Case { name: "node-bare-filter-js", program: Program::Node("bare.js"), env: &[("FILTER", JS_FILTER)] },
+];
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+async fn start(case: &Case) -> Result<(String, Child), String> {
+    let port = free_port()?;
+    let mut command = match case.program {
+        Program::Binary(name) => {
+            let dir = std::env::current_exe().map_err(|e| e.to_string())?;
+            let exe = dir.parent().map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name));
+            if !exe.is_file() {
+                return Err(format!("{} is not built (hack/bench builds it)", exe.display()));
+            }
+            let mut command = Command::new(exe);
+            if name == "fnmesh-bench" {
+                command.arg(crate::PASSTHROUGH_ARG);
+            }
+            command
+        }
+        Program::Node(script) => {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/node-filter");
+            if !dir.join("node_modules").is_dir() {
+                return Err("hack/node-filter/node_modules is missing (hack/bench runs npm ci there)".into());
+            }
+            let mut command = Command::new("node");
+            command.arg(dir.join(script));
+            command
+        }
     };
-    tokio::spawn(server::serve(listener, router, shutdown, config.shutdown_grace));
-    Ok((url, Server::InProcess(stop)))
-}
-
-/// A minimal Node.js equivalent of filter-nodejs (`hack/node-filter.js`).
-async fn node_filter() -> Result<(String, Server), String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../hack/node-filter.js");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let child = tokio::process::Command::new("node")
-        .arg(script)
+    let child = command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("PORT", port.to_string())
-        .env("FILTER", JS_FILTER)
+        .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
+        .envs(case.env.iter().copied())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("node is not available ({e})"))?;
-    let url = format!("http://127.0.0.1:{port}/");
-    for _ in 0..200 {
+        .map_err(|e| format!("cannot start: {e}"))?;
+    for _ in 0..400 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Ok((url, Server::Child(child)));
+            return Ok((format!("http://127.0.0.1:{port}/"), child));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Err("node did not start listening".into())
+    Err("did not start listening within 10s".into())
 }
 
-async fn start(case: &str) -> Result<(String, Server), String> {
-    let filter = fnmesh_filter::SPEC;
-    let transformer = fnmesh_transformer::SPEC;
-    match case {
-        "passthrough" => in_process(FunctionSpec { name: "passthrough", launch: passthrough }, &[]).await,
-        "filter-js" => in_process(filter, &[("FILTER", JS_FILTER)]).await,
-        "filter-cesql" => in_process(filter, &[("FILTER_CESQL", "type = 'bench.event' AND myext = 'yes'")]).await,
-        "filter-jsonpath" => in_process(filter, &[("FILTER_JSONPATH", "$.data.items[?@.id == 2]")]).await,
-        "transformer-js" => in_process(transformer, &[("TRANSFORMER", "({message: event.data.message + '!'})")]).await,
-        "transformer-jq" => in_process(transformer, &[("TRANSFORMER_JQ", r#"{message: (.data.message + "!")}"#)]).await,
-        "node-filter-js" => node_filter().await,
-        other => Err(format!("unknown case {other}")),
+/// One row of the report.
+struct Row {
+    name: &'static str,
+    measured: Measured,
+    /// Server CPU microseconds per event.
+    cpu_us: Option<f64>,
+}
+
+impl Row {
+    /// Events per CPU-second of the server.
+    fn efficiency(&self) -> Option<f64> {
+        self.cpu_us.filter(|us| *us > 0.0).map(|us| 1e6 / us)
     }
 }
 
-const CASES: [&str; 7] =
-    ["passthrough", "filter-js", "filter-cesql", "filter-jsonpath", "transformer-js", "transformer-jq", "node-filter-js"];
-
-/// Runs every selected case and prints the table.
+/// Runs every selected case, then prints the table (ratios need every row).
 pub async fn run_all(settings: &Settings) -> ExitCode {
+    let mut rows = Vec::new();
+    for case in CASES.iter().filter(|c| settings.only.is_empty() || settings.only.iter().any(|o| o == c.name)) {
+        let (url, mut child) = match start(case).await {
+            Ok(started) => started,
+            Err(why) => {
+                println!("{:<24} skipped: {why}", case.name);
+                continue;
+            }
+        };
+        let shot = Shot { url, headers: event_headers(), body: bytes::Bytes::from_static(BODY.as_bytes()) };
+        let pid = child.id().unwrap_or_default();
+        let measured = fire(&shot, settings, 500, || cpu::seconds(pid)).await;
+        let _ = child.kill().await;
+        let cpu_us = measured.cpu_seconds.map(|s| s * 1e6 / measured.ok.max(1) as f64);
+        rows.push(Row { name: case.name, measured, cpu_us });
+    }
     println!(
-        "fnmesh-bench: {} events per case (at most {:?}), {} connections, {} cores",
+        "fnmesh-bench: {} events per case (at most {:?}), {} connections, {} cores; each server is its own \
+         process, the load generator shares the cores",
         settings.events,
         settings.seconds,
         settings.concurrency,
         std::thread::available_parallelism().map(usize::from).unwrap_or(1)
     );
-    println!("{:<16} {:>12} {:>10} {:>10} {:>8} {:>14}", "case", "events/s", "p50", "p99", "failed", "vs passthrough");
-    let mut baseline: Option<f64> = None;
-    let mut failures = 0;
-    for case in CASES.iter().filter(|c| settings.only.is_empty() || settings.only.iter().any(|o| o == *c)) {
-        let (url, server) = match start(case).await {
-            Ok(started) => started,
-            Err(why) => {
-                println!("{case:<16} skipped: {why}");
-                continue;
-            }
-        };
-        let shot = Shot { url, headers: event_headers(), body: bytes::Bytes::from_static(BODY.as_bytes()) };
-        let measured: Measured = fire(&shot, settings, 200).await;
-        let rate = measured.rate();
-        if *case == "passthrough" {
-            baseline = Some(rate);
-        }
-        let ratio = baseline.map_or_else(|| "-".to_owned(), |b| format!("{:.2}x", rate / b));
+    println!(
+        "{:<24} {:>10} {:>10} {:>10} {:>7} {:>11} {:>9} {:>13}",
+        "case", "events/s", "p50", "p99", "failed", "CPU/event", "vs pass", "vs node orig"
+    );
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    let (pass, node) = (find("passthrough"), find("node-original-filter-js"));
+    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
+    for row in &rows {
+        let m = &row.measured;
+        let vs_pass = ratio(pass.map(|p| m.rate() / p.measured.rate()));
+        let vs_node = ratio(node.and_then(|n| Some(row.efficiency()? / n.efficiency()?)));
+        let cpu = row.cpu_us.map_or_else(|| "-".to_owned(), |us| format!("{us:.1}µs"));
         println!(
-            "{case:<16} {rate:>12.0} {:>10.2?} {:>10.2?} {:>8} {ratio:>14}",
-            measured.p50, measured.p99, measured.failed
+            "{:<24} {:>10.0} {:>10.2?} {:>10.2?} {:>7} {cpu:>11} {vs_pass:>9} {vs_node:>13}",
+            row.name,
+            m.rate(),
+            m.p50,
+            m.p99,
+            m.failed
         );
-        failures += measured.failed;
-        match server {
-            Server::InProcess(stop) => {
-                let _ = stop.send(());
-            }
-            Server::Child(mut child) => {
-                let _ = child.kill().await;
-            }
-        }
     }
+    println!(
+        "events/s: answers per second of wall time (vs pass: against passthrough). CPU/event: the server's \
+         user+system CPU, with its jq workers,\nper event (vs node orig: events per CPU-second against \
+         node-original-filter-js, the design of villardl/filter-nodejs)."
+    );
+    let failures: usize = rows.iter().map(|r| r.measured.failed).sum();
     if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

@@ -19,6 +19,8 @@ pub struct Measured {
     pub p50: Duration,
     /// 99th percentile latency.
     pub p99: Duration,
+    /// CPU seconds the server spent during the measured part, when known.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Measured {
@@ -40,14 +42,16 @@ pub struct Shot {
 }
 
 /// Sends `shot` `settings.events` times (or until `settings.seconds`) from
-/// `settings.concurrency` tasks; `warmup` requests first, not counted.
-pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize) -> Measured {
+/// `settings.concurrency` tasks; `warmup` requests first, not counted. `cpu` reads the
+/// server's CPU seconds, before and after.
+pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize, cpu: impl Fn() -> Option<f64>) -> Measured {
     let client = reqwest::Client::builder().pool_max_idle_per_host(settings.concurrency).build().unwrap_or_default();
     for _ in 0..warmup {
         let _ = send(&client, shot).await;
     }
     let remaining = Arc::new(AtomicUsize::new(settings.events));
     let deadline = Instant::now() + settings.seconds;
+    let cpu_before = cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..settings.concurrency)
         .map(|_| {
@@ -78,9 +82,10 @@ pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize) -> Measured {
         }
     }
     let elapsed = started.elapsed();
+    let cpu_seconds = cpu().zip(cpu_before).map(|(after, before)| after - before);
     latencies.sort();
     let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    Measured { ok, failed, elapsed, p50: at(0.5), p99: at(0.99) }
+    Measured { ok, failed, elapsed, p50: at(0.5), p99: at(0.99), cpu_seconds }
 }
 
 async fn send(client: &reqwest::Client, shot: &Shot) -> bool {

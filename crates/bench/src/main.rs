@@ -1,13 +1,17 @@
 //! `fnmesh-bench`: events per second and latency of each function on one machine, in
 //! one run, so that ratios compare like with like. Run it with `hack/bench`.
 //!
-//! Every case serves one function on a loopback port (in this process, as `fnmesh run`
-//! does; the Node original as a child process) and sends it the same binary-mode event
+//! Every case starts one server as a process of its own on a loopback port (a release
+//! binary of this workspace; a bare pass-through, which is this program started with
+//! `--serve-passthrough`; or a Node.js filter) and sends it the same binary-mode event
 //! from `--concurrency` keep-alive connections, `--events` times or for at most
-//! `--seconds`, whichever comes first, after a warm-up.
+//! `--seconds`, whichever comes first, after a warm-up. Besides events per second it
+//! reads the server's CPU time from `/proc`: CPU per event is what a function costs,
+//! whatever the load generator on the same cores costs.
 #![allow(clippy::print_stdout)] // the report is the product
 
 mod cases;
+mod cpu;
 mod load;
 
 use std::process::ExitCode;
@@ -51,10 +55,28 @@ fn parse(args: &[String]) -> Result<Settings, String> {
     Ok(settings)
 }
 
-const USAGE: &str = "usage: fnmesh-bench [--events N] [--concurrency C] [--seconds S] [--only case,case]
-cases: passthrough, filter-js, filter-cesql, filter-jsonpath, transformer-js, transformer-jq, node-filter-js";
+/// The argument that makes this program the pass-through server of the `passthrough` case.
+pub const PASSTHROUGH_ARG: &str = "--serve-passthrough";
+
+fn usage() -> String {
+    format!("usage: fnmesh-bench [--events N] [--concurrency C] [--seconds S] [--only case,case]\ncases: {}", cases::NAMES)
+}
+
+/// The runtime alone: decode the event, encode it back. The ceiling for every function.
+fn passthrough(
+    _: &fnmesh_runtime::Env,
+    _: &fnmesh_runtime::ServeConfig,
+    _: fnmesh_runtime::Console,
+) -> Result<fnmesh_runtime::Router, fnmesh_runtime::ConfigError> {
+    use fnmesh_runtime::server::{any_path, ce_post};
+    use fnmesh_runtime::{IncomingEvent, Reply};
+    Ok(any_path(ce_post(|incoming: IncomingEvent| async move { Reply::event(incoming.event, incoming.encoding) })))
+}
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == PASSTHROUGH_ARG) {
+        return fnmesh_runtime::run_function(fnmesh_runtime::FunctionSpec { name: "passthrough", launch: passthrough });
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = match parse(&args) {
         Ok(settings) => settings,
@@ -62,7 +84,7 @@ fn main() -> ExitCode {
             if !problem.is_empty() {
                 println!("fnmesh-bench: {problem}");
             }
-            println!("{USAGE}");
+            println!("{}", usage());
             return if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
