@@ -89,8 +89,7 @@ pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize, cpu: impl Fn(
 }
 
 async fn send(client: &reqwest::Client, shot: &Shot) -> bool {
-    let response =
-        client.post(&shot.url).headers(shot.headers.clone()).body(shot.body.clone()).send().await;
+    let response = client.post(&shot.url).headers(shot.headers.clone()).body(shot.body.clone()).send().await;
     match response {
         Ok(response) => {
             let good = response.status().is_success();

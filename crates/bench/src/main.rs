@@ -59,7 +59,10 @@ fn parse(args: &[String]) -> Result<Settings, String> {
 pub const PASSTHROUGH_ARG: &str = "--serve-passthrough";
 
 fn usage() -> String {
-    format!("usage: fnmesh-bench [--events N] [--concurrency C] [--seconds S] [--only case,case]\ncases: {}", cases::NAMES)
+    format!(
+        "usage: fnmesh-bench [--events N] [--concurrency C] [--seconds S] [--only case,case]\ncases: {}",
+        cases::NAMES
+    )
 }
 
 /// The runtime alone: decode the event, encode it back. The ceiling for every function.

@@ -4,13 +4,16 @@
 //! * [`one_of`]: "exactly one of these variables", with errors naming them;
 //! * [`EvalConfig`]: the time, memory and thread limits of every engine;
 //! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template;
+//! * [`start_js`]: a JavaScript expression compiled with the `env` binding;
 //! * [`js_error`]: how an expression failure answers over HTTP.
 
 mod config;
 mod errors;
+mod js;
 pub mod jsonpath;
 mod view;
 
 pub use config::{EvalConfig, one_of};
 pub use errors::js_error;
+pub use js::start_js;
 pub use view::event_view;

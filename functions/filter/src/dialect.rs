@@ -1,7 +1,7 @@
 //! The three filter dialects, chosen and compiled once at start.
 
 use fnmesh_expr::jsonpath::Query;
-use fnmesh_expr::{EvalConfig, event_view, js_error, one_of};
+use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
 
@@ -24,14 +24,7 @@ impl Filter {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let limits = EvalConfig::from_env(env)?;
         match one_of(env, &VARS)? {
-            ("FILTER", source) => {
-                let bindings = serde_json::Value::Object(
-                    env.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect(),
-                );
-                JsPool::start("FILTER", source, &bindings, &serde_json::json!([]), limits.js_limits())
-                    .map(Self::Js)
-                    .map_err(|e| ConfigError::invalid("FILTER", strip_var(&e.to_string(), "FILTER")))
-            }
+            ("FILTER", source) => start_js("FILTER", source, env, &serde_json::json!([]), &limits).map(Self::Js),
             ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse(source)
                 .map(Self::Cesql)
                 .map_err(|e| ConfigError::invalid("FILTER_CESQL", e)),
@@ -57,9 +50,4 @@ impl Filter {
             Self::JsonPath(query) => Ok(query.matches(&event_view(incoming))),
         }
     }
-}
-
-/// `FILTER: msg` without the leading `FILTER: ` (the config error adds it again).
-fn strip_var(message: &str, var: &str) -> String {
-    message.strip_prefix(&format!("{var}: ")).unwrap_or(message).to_owned()
 }

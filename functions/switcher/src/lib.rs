@@ -40,13 +40,7 @@ impl Switch {
             .map_err(|e| ConfigError::invalid("CASES", format!("not JSON ({e}); write e.g. [0, 1]")))?;
         let count =
             cases.as_array().map(Vec::len).ok_or_else(|| ConfigError::invalid("CASES", "must be a JSON array"))?;
-        let bindings = serde_json::Value::Object(
-            env.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect(),
-        );
-        let pool = JsPool::start("EXPRESSION", expression, &bindings, &cases, limits.js_limits()).map_err(|e| {
-            let message = e.to_string();
-            ConfigError::invalid("EXPRESSION", message.strip_prefix("EXPRESSION: ").unwrap_or(&message))
-        })?;
+        let pool = fnmesh_expr::start_js("EXPRESSION", expression, env, &cases, &limits)?;
         Ok(Self { pool, cases: count })
     }
 

@@ -1,7 +1,7 @@
 //! The three transformer dialects, chosen and compiled once at start.
 
 use fnmesh_expr::jsonpath::Template;
-use fnmesh_expr::{EvalConfig, event_view, js_error, one_of};
+use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
 use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
@@ -27,14 +27,7 @@ impl Transform {
         let limits = EvalConfig::from_env(env)?;
         match one_of(env, &VARS)? {
             ("TRANSFORMER", source) => {
-                let bindings =
-                    Value::Object(env.iter().map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect());
-                JsPool::start("TRANSFORMER", source, &bindings, &serde_json::json!([]), limits.js_limits())
-                    .map(Self::Js)
-                    .map_err(|e| {
-                        let message = e.to_string();
-                        ConfigError::invalid("TRANSFORMER", message.strip_prefix("TRANSFORMER: ").unwrap_or(&message))
-                    })
+                start_js("TRANSFORMER", source, env, &serde_json::json!([]), &limits).map(Self::Js)
             }
             ("TRANSFORMER_JQ", source) => {
                 let limits = fnmesh_jq::Limits {
