@@ -1,0 +1,80 @@
+//! The addresses Knative reports for each kind (what `kubectl get` shows as URL), and
+//! parsing a destination into a URL.
+
+use url::Url;
+
+/// Host of the broker ingress, as in a channel-based broker install.
+pub const BROKER_INGRESS_HOST: &str = "broker-ingress.knative-eventing.svc.cluster.local";
+
+/// The kinds that have an address, by (API group, kind).
+pub fn address(group: &str, kind: &str, namespace: &str, name: &str) -> Option<Url> {
+    let text = match (group, kind) {
+        ("serving.knative.dev", "Service") | ("", "Service") => format!("http://{name}.{namespace}.svc.cluster.local"),
+        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => {
+            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(name))
+        }
+        ("flows.knative.dev", "Sequence") => {
+            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(&sequence_channel(name, 0)))
+        }
+        ("flows.knative.dev", "Parallel") => {
+            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(&parallel_ingress(name)))
+        }
+        ("eventing.knative.dev", "Broker") => format!("http://{BROKER_INGRESS_HOST}/{namespace}/{name}"),
+        _ => return None,
+    };
+    Url::parse(&text).ok()
+}
+
+/// `C-kn-channel`: the service name of channel `C`.
+pub fn channel_host_name(channel: &str) -> String {
+    format!("{channel}-kn-channel")
+}
+
+/// The channel of step `i` of Sequence `name`.
+pub fn sequence_channel(name: &str, i: usize) -> String {
+    format!("{name}-kn-sequence-{i}")
+}
+
+/// The ingress channel of Parallel `name`.
+pub fn parallel_ingress(name: &str) -> String {
+    format!("{name}-kn-parallel")
+}
+
+/// The channel of branch `i` of Parallel `name`.
+pub fn parallel_branch(name: &str, i: usize) -> String {
+    format!("{name}-kn-parallel-{i}")
+}
+
+/// The full host of channel `channel` in `namespace`.
+pub fn channel_host(channel: &str, namespace: &str) -> String {
+    format!("{}.{namespace}.svc.cluster.local", channel_host_name(channel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_the_ones_knative_reports() {
+        let at = |group: &str, kind: &str| address(group, kind, "ns", "x").map(|u| u.to_string());
+        assert_eq!(at("serving.knative.dev", "Service").unwrap(), "http://x.ns.svc.cluster.local/");
+        assert_eq!(at("", "Service").unwrap(), "http://x.ns.svc.cluster.local/");
+        assert_eq!(
+            at("messaging.knative.dev", "InMemoryChannel").unwrap(),
+            "http://x-kn-channel.ns.svc.cluster.local/"
+        );
+        assert_eq!(
+            at("flows.knative.dev", "Sequence").unwrap(),
+            "http://x-kn-sequence-0-kn-channel.ns.svc.cluster.local/"
+        );
+        assert_eq!(
+            at("flows.knative.dev", "Parallel").unwrap(),
+            "http://x-kn-parallel-kn-channel.ns.svc.cluster.local/"
+        );
+        assert_eq!(
+            at("eventing.knative.dev", "Broker").unwrap(),
+            "http://broker-ingress.knative-eventing.svc.cluster.local/ns/x"
+        );
+        assert_eq!(at("apps", "Deployment"), None);
+    }
+}

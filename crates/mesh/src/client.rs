@@ -1,0 +1,194 @@
+//! `fnmesh send` and `fnmesh get`: talk to a running `fnmesh run` on its ingress port.
+
+use std::fmt::Write as _;
+
+use fnmesh_runtime::binding::{Encoding, decode, encode};
+use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10};
+use http::HeaderValue;
+
+use crate::address::{BROKER_INGRESS_HOST, channel_host, parallel_ingress, sequence_channel};
+use crate::plan::ObjectRow;
+
+/// What to send, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SendArgs {
+    pub target: String,
+    pub data: Option<String>,
+    pub ty: String,
+    pub source: String,
+    pub id: Option<String>,
+    pub extensions: Vec<String>,
+    pub port: u16,
+    pub namespace: String,
+}
+
+/// Where `target` is: the URL to connect to and the `Host` header.
+pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Option<String>), String> {
+    let local = format!("http://127.0.0.1:{port}");
+    if target.starts_with("http://") || target.starts_with("https://") {
+        let url = url::Url::parse(target).map_err(|e| format!("{target:?}: {e}"))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        if host.ends_with(".svc.cluster.local") || host.ends_with(".svc") {
+            let path = &url[url::Position::BeforePath..];
+            return Ok((format!("{local}{path}"), Some(host)));
+        }
+        return Ok((target.to_owned(), None));
+    }
+    let (kind, name) = target.split_once('/').ok_or_else(|| {
+        format!("{target:?}: write KIND/NAME (sequence/, parallel/, broker/, channel/, ksvc/) or a URL")
+    })?;
+    let host = match kind {
+        "sequence" => channel_host(&sequence_channel(name, 0), namespace),
+        "parallel" => channel_host(&parallel_ingress(name), namespace),
+        "channel" | "imc" | "inmemorychannel" => channel_host(name, namespace),
+        "ksvc" | "service" => format!("{name}.{namespace}.svc.cluster.local"),
+        "broker" => return Ok((format!("{local}/{namespace}/{name}"), Some(BROKER_INGRESS_HOST.to_owned()))),
+        other => {
+            return Err(format!(
+                "{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"
+            ));
+        }
+    };
+    Ok((format!("{local}/"), Some(host)))
+}
+
+/// Sends the event; returns what to print.
+pub async fn send(args: &SendArgs) -> Result<String, String> {
+    let (url, host) = locate(&args.target, args.port, &args.namespace)?;
+    let mut builder = EventBuilderV10::new()
+        .id(args.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
+        .ty(args.ty.as_str())
+        .source(args.source.as_str())
+        .time(chrono::Utc::now());
+    for pair in &args.extensions {
+        let (name, value) = pair.split_once('=').ok_or_else(|| format!("--ext {pair:?}: write name=value"))?;
+        if !fnmesh_runtime::binding::is_valid_extension_name(name) {
+            return Err(format!("--ext {name}: extension names are a-z and 0-9, at most 20 characters"));
+        }
+        builder = builder.extension(name, value);
+    }
+    let mut event = builder.build().map_err(|e| e.to_string())?;
+    if let Some(data) = &args.data {
+        serde_json::from_str::<serde_json::Value>(data).map_err(|e| format!("--data is not JSON: {e}"))?;
+        event.set_data("application/json", data.clone().into_bytes());
+    }
+    let encoded = encode(&event, Encoding::Binary);
+    let mut headers = encoded.headers;
+    if let Some(host) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
+        headers.insert(http::header::HOST, host);
+    }
+    let response = reqwest::Client::new()
+        .post(&url)
+        .headers(headers)
+        .body(encoded.body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {}?)", args.port))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let mut text = format!("sent {} to {}: {status}\n", event.id(), args.target);
+    match decode(&headers, body.clone()) {
+        Ok(reply) => {
+            let _ = writeln!(text, "reply: {} {} from {}", reply.event.ty(), reply.event.id(), reply.event.source());
+            if let Some(data) = reply.wire_data {
+                let _ = writeln!(text, "{}", String::from_utf8_lossy(&data));
+            }
+        }
+        Err(_) if !body.is_empty() => {
+            let _ = writeln!(text, "{}", String::from_utf8_lossy(&body));
+        }
+        Err(_) => {}
+    }
+    if status.is_success() { Ok(text) } else { Err(text.trim_end().to_owned()) }
+}
+
+/// The objects of a running mesh, as a table; `kind` filters.
+pub async fn get(kind: Option<&str>, port: u16) -> Result<String, String> {
+    let url = format!("http://127.0.0.1:{port}/.fnmesh/objects");
+    let body = reqwest::get(&url)
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {port}?)"))?
+        .bytes()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let rows: Vec<ObjectRow> =
+        serde_json::from_slice(&body).map_err(|e| format!("{url}: not an fnmesh answer: {e}"))?;
+    let wanted = kind.map(canonical_kind).transpose()?;
+    Ok(table(rows.iter().filter(|r| wanted.is_none_or(|k| r.kind == k)), wanted.is_none()))
+}
+
+fn canonical_kind(kind: &str) -> Result<&'static str, String> {
+    let kind = kind.to_ascii_lowercase();
+    let kind = kind.trim_end_matches('s');
+    Ok(match kind {
+        "ksvc" | "kservice" => "ksvc",
+        "service" | "svc" => "service",
+        "sequence" => "sequence",
+        "parallel" => "parallel",
+        "broker" => "broker",
+        "trigger" => "trigger",
+        "pingsource" => "pingsource",
+        "inmemorychannel" | "imc" => "inmemorychannel",
+        "channel" => "channel",
+        "subscription" | "sub" => "subscription",
+        other => return Err(format!("{other:?} is not a kind fnmesh runs")),
+    })
+}
+
+/// `NAME  URL  READY`, like `kubectl get`; with a KIND column when several kinds show.
+pub fn table<'a>(rows: impl Iterator<Item = &'a ObjectRow>, with_kind: bool) -> String {
+    let rows: Vec<&ObjectRow> = rows.collect();
+    let name_width =
+        rows.iter().map(|r| r.name.len() + if with_kind { r.kind.len() + 1 } else { 0 }).max().unwrap_or(4).max(4);
+    let url_width = rows.iter().map(|r| r.url.len()).max().unwrap_or(3).max(3);
+    let mut text = format!("{:<name_width$}   {:<url_width$}   READY\n", "NAME", "URL");
+    for row in rows {
+        let name = if with_kind { format!("{}/{}", row.kind, row.name) } else { row.name.clone() };
+        let _ = writeln!(text, "{name:<name_width$}   {:<url_width$}   True", row.url);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_the_in_cluster_addresses() {
+        let at = |t: &str| locate(t, 8080, "default").unwrap();
+        assert_eq!(
+            at("sequence/sequence"),
+            (
+                "http://127.0.0.1:8080/".into(),
+                Some("sequence-kn-sequence-0-kn-channel.default.svc.cluster.local".into())
+            )
+        );
+        assert_eq!(at("parallel/p").1.unwrap(), "p-kn-parallel-kn-channel.default.svc.cluster.local");
+        assert_eq!(
+            at("broker/default"),
+            ("http://127.0.0.1:8080/default/default".into(), Some(BROKER_INGRESS_HOST.into()))
+        );
+        assert_eq!(at("ksvc/first").1.unwrap(), "first.default.svc.cluster.local");
+        assert_eq!(
+            at("http://first.default.svc.cluster.local/x"),
+            ("http://127.0.0.1:8080/x".into(), Some("first.default.svc.cluster.local".into()))
+        );
+        assert_eq!(at("http://127.0.0.1:9/"), ("http://127.0.0.1:9/".into(), None));
+        assert!(locate("deployment/x", 8080, "default").is_err());
+    }
+
+    #[test]
+    fn tables_look_like_kubectl() {
+        let rows = [ObjectRow {
+            kind: "ksvc".into(),
+            namespace: "default".into(),
+            name: "first".into(),
+            url: "http://first.default.svc.cluster.local".into(),
+        }];
+        assert_eq!(
+            table(rows.iter(), false),
+            "NAME    URL                                      READY\nfirst   http://first.default.svc.cluster.local   True\n"
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Trigger filters: `filter.attributes` (exact match, an empty value meaning "present")
+//! and `filters` (the Subscriptions API dialects exact, prefix, suffix, all, any, not,
+//! cesql; all of the list must match, and `filter` is then ignored).
+
+use fnmesh_cesql::{Attributes, Expression, Value};
+use fnmesh_runtime::Event;
+
+use crate::model::{SubscriptionsApiFilter, TriggerFilter};
+
+/// A compiled trigger filter.
+#[derive(Debug, Clone)]
+pub enum EventFilter {
+    /// Every event passes.
+    Everything,
+    /// `filter.attributes`.
+    Attributes(Vec<(String, String)>),
+    /// `filters`: all must match.
+    All(Vec<EventFilter>),
+    Any(Vec<EventFilter>),
+    Not(Box<EventFilter>),
+    Exact(Vec<(String, String)>),
+    Prefix(Vec<(String, String)>),
+    Suffix(Vec<(String, String)>),
+    Cesql(Box<Expression>),
+}
+
+impl EventFilter {
+    /// The filter of a Trigger: `filters` when set, else `filter`. Errors are
+    /// `(path, message)` under `spec`.
+    pub fn of_trigger(
+        filter: Option<&TriggerFilter>,
+        filters: Option<&[SubscriptionsApiFilter]>,
+    ) -> Result<Self, Vec<(String, String)>> {
+        if let Some(filters) = filters {
+            let mut problems = Vec::new();
+            let compiled: Vec<EventFilter> = filters
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| compile(f, &format!("spec.filters[{i}]"), &mut problems))
+                .collect();
+            return if problems.is_empty() { Ok(Self::All(compiled)) } else { Err(problems) };
+        }
+        match filter {
+            Some(filter) if !filter.attributes.is_empty() => {
+                Ok(Self::Attributes(filter.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+            }
+            _ => Ok(Self::Everything),
+        }
+    }
+
+    /// Whether `event` passes.
+    pub fn matches(&self, event: &Event) -> bool {
+        let text = |name: &str| event.attribute(name).map(|v| plain(&v));
+        match self {
+            Self::Everything => true,
+            Self::Attributes(pairs) => pairs.iter().all(|(name, want)| match text(name) {
+                Some(have) => want.is_empty() || have == *want,
+                None => false,
+            }),
+            Self::All(filters) => filters.iter().all(|f| f.matches(event)),
+            Self::Any(filters) => filters.iter().any(|f| f.matches(event)),
+            Self::Not(filter) => !filter.matches(event),
+            Self::Exact(pairs) => pairs.iter().all(|(name, want)| text(name).is_some_and(|have| have == *want)),
+            Self::Prefix(pairs) => {
+                pairs.iter().all(|(name, want)| text(name).is_some_and(|have| have.starts_with(want)))
+            }
+            Self::Suffix(pairs) => pairs.iter().all(|(name, want)| text(name).is_some_and(|have| have.ends_with(want))),
+            Self::Cesql(expression) => expression.matches(event),
+        }
+    }
+}
+
+/// A value as the filters compare it: its text.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Boolean(b) => b.to_string(),
+    }
+}
+
+fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<(String, String)>) -> Option<EventFilter> {
+    let pairs = |map: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let mut set = Vec::new();
+    if let Some(map) = &filter.exact {
+        set.push(EventFilter::Exact(pairs(map)));
+    }
+    if let Some(map) = &filter.prefix {
+        set.push(EventFilter::Prefix(pairs(map)));
+    }
+    if let Some(map) = &filter.suffix {
+        set.push(EventFilter::Suffix(pairs(map)));
+    }
+    let many =
+        |list: &[SubscriptionsApiFilter], field: &str, problems: &mut Vec<(String, String)>| -> Vec<EventFilter> {
+            list.iter().enumerate().filter_map(|(i, f)| compile(f, &format!("{path}.{field}[{i}]"), problems)).collect()
+        };
+    if let Some(list) = &filter.all {
+        set.push(EventFilter::All(many(list, "all", problems)));
+    }
+    if let Some(list) = &filter.any {
+        set.push(EventFilter::Any(many(list, "any", problems)));
+    }
+    if let Some(inner) = &filter.not {
+        set.push(EventFilter::Not(Box::new(compile(inner, &format!("{path}.not"), problems)?)));
+    }
+    if let Some(source) = &filter.cesql {
+        match Expression::parse(source) {
+            Ok(expression) => set.push(EventFilter::Cesql(Box::new(expression))),
+            Err(e) => {
+                problems.push((format!("{path}.cesql"), format!("invalid CloudEvents SQL: {e}")));
+                return None;
+            }
+        }
+    }
+    match set.len() {
+        1 => set.pop(),
+        n => {
+            problems.push((
+                path.to_owned(),
+                format!("set exactly one of exact, prefix, suffix, all, any, not, cesql ({n} set)"),
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fnmesh_runtime::{EventBuilder, EventBuilderV10};
+
+    use super::*;
+
+    fn event() -> Event {
+        EventBuilderV10::new()
+            .id("1")
+            .source("/orders")
+            .ty("com.example.order.created")
+            .extension("region", "eu-west")
+            .build()
+            .unwrap()
+    }
+
+    fn filters(yaml: &str) -> Result<EventFilter, Vec<(String, String)>> {
+        let list: Vec<SubscriptionsApiFilter> = serde_yaml_ng::from_str(yaml).unwrap();
+        EventFilter::of_trigger(None, Some(&list))
+    }
+
+    #[test]
+    fn attribute_filters_match_exactly_and_empty_means_present() {
+        let filter = |pairs: &[(&str, &str)]| {
+            let attributes = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            EventFilter::of_trigger(Some(&TriggerFilter { attributes }), None).unwrap()
+        };
+        assert!(filter(&[("type", "com.example.order.created")]).matches(&event()));
+        assert!(!filter(&[("type", "com.example.order")]).matches(&event()));
+        assert!(filter(&[("region", "")]).matches(&event()));
+        assert!(!filter(&[("subject", "")]).matches(&event()));
+        assert!(filter(&[]).matches(&event()));
+    }
+
+    #[test]
+    fn each_dialect() {
+        let pass = |yaml: &str| filters(yaml).unwrap().matches(&event());
+        assert!(pass("[{exact: {type: com.example.order.created, region: eu-west}}]"));
+        assert!(!pass("[{exact: {region: eu}}]"));
+        assert!(pass("[{prefix: {type: com.example.}}]"));
+        assert!(pass("[{suffix: {type: .created}}]"));
+        assert!(!pass("[{suffix: {nosuch: x}}]"));
+        assert!(pass("[{all: [{prefix: {type: com.}}, {exact: {region: eu-west}}]}]"));
+        assert!(!pass("[{all: [{prefix: {type: com.}}, {exact: {region: us}}]}]"));
+        assert!(pass("[{any: [{exact: {region: us}}, {exact: {region: eu-west}}]}]"));
+        assert!(pass("[{not: {exact: {region: us}}}]"));
+        assert!(pass("[{cesql: \"region LIKE 'eu-%' AND source = '/orders'\"}]"));
+        assert!(!pass("[{cesql: \"nosuch = 'x'\"}]"));
+        assert!(!pass("[{prefix: {type: com.}}, {exact: {region: us}}]"), "a list is an AND");
+    }
+
+    #[test]
+    fn bad_filters_are_named_by_path() {
+        let problems =
+            filters("[{exact: {a: b}}, {all: [{cesql: 'a = '}]}, {exact: {a: b}, prefix: {a: b}}]").unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["spec.filters[1].all[0].cesql", "spec.filters[2]"]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Which fnmesh function runs a container image: `config/images.yaml` (built in) plus
+//! the files users give with `--images`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fnmesh_runtime::FunctionSpec;
+use serde::Deserialize;
+
+/// The built-in list, `config/images.yaml`.
+const BUILT_IN: &str = include_str!("../../../config/images.yaml");
+
+/// The functions fnmesh can run, by name.
+pub fn functions() -> [FunctionSpec; 5] {
+    [
+        fnmesh_appender::SPEC,
+        fnmesh_event_display::SPEC,
+        fnmesh_filter::SPEC,
+        fnmesh_transformer::SPEC,
+        fnmesh_switcher::SPEC,
+    ]
+}
+
+fn function(name: &str) -> Option<FunctionSpec> {
+    functions().into_iter().find(|f| f.name == name)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImagesFile {
+    functions: BTreeMap<String, Vec<String>>,
+}
+
+/// Image name (normalised) to function.
+#[derive(Debug, Clone)]
+pub struct Images {
+    map: BTreeMap<String, FunctionSpec>,
+}
+
+impl Images {
+    /// The built-in list and then each of `extra` (later entries win).
+    pub fn load(extra: &[impl AsRef<Path>]) -> Result<Self, String> {
+        let mut images = Self { map: BTreeMap::new() };
+        images.add("config/images.yaml (built in)", BUILT_IN)?;
+        for path in extra {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            images.add(&path.display().to_string(), &text)?;
+        }
+        Ok(images)
+    }
+
+    fn add(&mut self, origin: &str, text: &str) -> Result<(), String> {
+        let file: ImagesFile = serde_yaml_ng::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        for (name, images) in file.functions {
+            let spec = function(&name).ok_or_else(|| {
+                let known: Vec<&str> = functions().iter().map(|f| f.name).collect();
+                format!("{origin}: functions.{name}: no such function (fnmesh has {})", known.join(", "))
+            })?;
+            for image in images {
+                self.map.insert(normalise(&image).to_owned(), spec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The function for `image`, or an error that says how to map it.
+    pub fn resolve(&self, image: &str) -> Result<FunctionSpec, String> {
+        self.map.get(normalise(image)).copied().ok_or_else(|| {
+            format!(
+                "no fnmesh function runs image {image:?}: map it in a file given with --images \
+                 (functions: {{appender: [{}]}}), or run a local command with the annotation \
+                 fnmesh.dev/command",
+                normalise(image)
+            )
+        })
+    }
+}
+
+/// `docker.io/library/x:1@sha256:..` gives `x`: no digest, no tag, no default registry.
+pub fn normalise(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    let image = match image[name_start..].find(':') {
+        Some(colon) => &image[..name_start + colon],
+        None => image,
+    };
+    let image = image.strip_prefix("docker.io/").or_else(|| image.strip_prefix("index.docker.io/")).unwrap_or(image);
+    image.strip_prefix("library/").unwrap_or(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_tags_digests_and_the_default_registry() {
+        assert_eq!(normalise("villardl/filter-nodejs:0.1"), "villardl/filter-nodejs");
+        assert_eq!(normalise("gcr.io/x/appender@sha256:e9ed"), "gcr.io/x/appender");
+        assert_eq!(normalise("localhost:5000/app:1"), "localhost:5000/app");
+        assert_eq!(normalise("docker.io/library/busybox"), "busybox");
+    }
+
+    #[test]
+    fn the_upstream_images_map_to_our_functions() {
+        let images = Images::load(&[] as &[&str]).unwrap();
+        let name = |image: &str| images.resolve(image).map(|f| f.name);
+        assert_eq!(
+            name("gcr.io/knative-releases/knative.dev/eventing-contrib/cmd/appender@sha256:e9ed"),
+            Ok("appender")
+        );
+        assert_eq!(name("gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"), Ok("event-display"));
+        assert_eq!(name("docker.io/villardl/filter-nodejs:0.1"), Ok("filter"));
+        assert_eq!(name("villardl/transformer-nodejs:0.1"), Ok("transformer"));
+        assert_eq!(name("villardl/switcher-nodejs:0.1"), Ok("switcher"));
+        assert!(name("nginx:1").unwrap_err().contains("--images"));
+    }
+}

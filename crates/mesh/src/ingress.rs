@@ -1,0 +1,152 @@
+//! The one port users and the mesh send to: routes by `Host` to channels (202 when
+//! delivered, 500 when a subscriber failed with no dead letter sink), to the broker
+//! ingress (`/<namespace>/<broker>`), and to services (proxied); `/.fnmesh/objects` is
+//! what `fnmesh get` reads.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+
+use fnmesh_runtime::binding::decode;
+use http::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::address::BROKER_INGRESS_HOST;
+use crate::mesh::Mesh;
+use crate::plan::ObjectRow;
+use crate::transport::{Attempt, full_host};
+
+/// Largest event the ingress accepts.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What the ingress knows besides the mesh.
+#[derive(Debug)]
+pub struct Ingress {
+    pub mesh: Arc<Mesh>,
+    pub objects: Vec<ObjectRow>,
+    pub namespace: String,
+}
+
+pub fn router(ingress: Arc<Ingress>) -> Router {
+    Router::new().fallback(route).with_state(ingress)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| {
+            h.rsplit_once(':').map_or(h, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h })
+        })
+        .map(full_host)
+        .unwrap_or_default();
+    let path = request.uri().path().to_owned();
+    if path == "/.fnmesh/objects" {
+        return axum::Json(&ingress.objects).into_response();
+    }
+    if path == "/.fnmesh/healthz" {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    if let Some(channel) = ingress.mesh.channel(&host) {
+        let (event, headers) = match read_event(request).await {
+            Ok(read) => read,
+            Err(response) => return response,
+        };
+        let mesh = ingress.mesh.clone();
+        if channel.asynchronous {
+            tokio::spawn(async move {
+                let label = channel.label.clone();
+                if let Err(e) = mesh.fan_out(channel, event, headers).await {
+                    mesh.courier.out.log(&format!("{label}: {e}"));
+                }
+            });
+            return StatusCode::ACCEPTED.into_response();
+        }
+        return match mesh.fan_out(channel.clone(), event, headers).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(e) => {
+                mesh.courier.out.log(&format!("{}: answering 500: {e}", channel.label));
+                error(StatusCode::INTERNAL_SERVER_ERROR, e)
+            }
+        };
+    }
+    let service = ingress.mesh.courier.transport.routes.read().ok().and_then(|r| r.services.get(&host).copied());
+    if host == BROKER_INGRESS_HOST || service.is_none() {
+        let mut parts = path.trim_matches('/').split('/');
+        if let (Some(namespace), Some(name), None) = (parts.next(), parts.next(), parts.next())
+            && let Some(broker) = ingress.mesh.broker(namespace, name)
+        {
+            let (event, headers) = match read_event(request).await {
+                Ok(read) => read,
+                Err(response) => return response,
+            };
+            ingress.mesh.broker_ingress(broker, event, headers);
+            return StatusCode::ACCEPTED.into_response();
+        }
+        if host == BROKER_INGRESS_HOST {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no broker at {path} (brokers answer on /<namespace>/<name>)"),
+            );
+        }
+    }
+    if service.is_some() {
+        return proxy(&ingress, request).await;
+    }
+    let mut known: Vec<String> = ingress.objects.iter().filter(|o| !o.url.is_empty()).map(|o| o.url.clone()).collect();
+    known.sort();
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "nothing answers to host {host:?} and path {path}: send with a Host header of one of {}",
+            if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
+        ),
+    )
+}
+
+/// The CloudEvent in a POST; the error response otherwise.
+async fn read_event(request: Request) -> Result<(fnmesh_runtime::Event, http::HeaderMap), Response> {
+    if request.method() != Method::POST {
+        return Err(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed: POST a CloudEvent", request.method()),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {BODY_LIMIT} bytes")))?;
+    match decode(&parts.headers, body) {
+        Ok(incoming) => Ok((incoming.event, crate::deliver::pass_through(&parts.headers))),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+async fn proxy(ingress: &Ingress, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {BODY_LIMIT} bytes"));
+    };
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let target = format!("http://{host}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let Ok(url) = url::Url::parse(&target) else { return error(StatusCode::BAD_REQUEST, "bad host") };
+    let mut headers = parts.headers.clone();
+    headers.remove(header::HOST);
+    match ingress.mesh.courier.transport.send(parts.method, &url, headers, body, None).await {
+        Attempt::Answered { status, headers, body, .. } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            response
+        }
+        Attempt::Failed { reason, .. } => error(StatusCode::BAD_GATEWAY, reason),
+    }
+}

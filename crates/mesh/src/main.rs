@@ -1,0 +1,159 @@
+//! The `fnmesh` command: see `fnmesh --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use fnmesh_mesh::client::{self, SendArgs};
+use fnmesh_mesh::output::Out;
+use fnmesh_mesh::run::{self, Options};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fnmesh",
+    version,
+    about = "Run Knative Sequence, Parallel, PingSource, Broker and Trigger YAML on one machine."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load the manifests, start every service and the eventing they describe, run until Ctrl-C.
+    #[command(after_help = "Examples:
+  fnmesh run flows/sequence --ping-now            # the seed's Sequence; fire the PingSource at once
+  fnmesh run flows/parallel --exit-after 90s      # stop by itself after 90 seconds
+  fnmesh run my-app/ --images my-images.yaml      # map your own images to fnmesh functions
+Then, from another terminal:
+  fnmesh send sequence/sequence --data '{\"message\": \"hi\"}'
+  curl -H 'Host: sequence-kn-sequence-0-kn-channel.default.svc.cluster.local' localhost:8080 ...")]
+    Run {
+        /// Files or folders of YAML (every document, folders recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The ingress port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The namespace of objects that name none.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Fire every PingSource once as soon as everything is ready, then keep its schedule.
+        #[arg(long)]
+        ping_now: bool,
+        /// Stop gracefully after this long (e.g. 10s, 2m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        exit_after: Option<Duration>,
+        /// More image-to-function mappings (format of config/images.yaml); repeatable.
+        #[arg(long)]
+        images: Vec<PathBuf>,
+        /// Hide delivery decisions; show only what services print.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Colour the service names: auto (when a terminal), always, never.
+        #[arg(long, default_value = "auto")]
+        color: String,
+    },
+    /// Post a CloudEvent to a running `fnmesh run` and print the answer.
+    #[command(after_help = "TARGET: sequence/NAME, parallel/NAME, broker/NAME, channel/NAME, ksvc/NAME, or a URL.
+Examples:
+  fnmesh send sequence/sequence --data '{\"id\": 0, \"message\": \"hello\"}'
+  fnmesh send broker/default --type samples.http.mod3 --ext flow=demo")]
+    Send {
+        target: String,
+        /// JSON data.
+        #[arg(long)]
+        data: Option<String>,
+        #[arg(long = "type", default_value = "dev.fnmesh.send")]
+        ty: String,
+        #[arg(long, default_value = "/fnmesh/send")]
+        source: String,
+        /// The event id (default: a new UUID).
+        #[arg(long)]
+        id: Option<String>,
+        /// An extension, name=value; repeatable.
+        #[arg(long = "ext")]
+        extensions: Vec<String>,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
+    /// List what a running `fnmesh run` serves, with the addresses Knative would report.
+    #[command(after_help = "Examples:\n  fnmesh get\n  fnmesh get ksvc\n  fnmesh get sequence --port 9090")]
+    Get {
+        /// ksvc, service, sequence, parallel, broker, trigger, pingsource, channel, subscription.
+        kind: Option<String>,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    // The transformer's jq workers are this executable started again.
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == fnmesh_jq::WORKER_ARG) {
+        return fnmesh_jq::worker_main();
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Run { paths, port, namespace, ping_now, exit_after, images, quiet, color } => {
+                let color = match color.as_str() {
+                    "always" => Some(true),
+                    "never" => Some(false),
+                    _ => None,
+                };
+                let out = Out::stdout(color, !quiet);
+                let options = Options { paths, port, namespace, ping_now, images };
+                run_until_stopped(&options, out, exit_after).await
+            }
+            Command::Send { target, data, ty, source, id, extensions, port, namespace } => {
+                let args = SendArgs { target, data, ty, source, id, extensions, port, namespace };
+                report(client::send(&args).await)
+            }
+            Command::Get { kind, port } => report(client::get(kind.as_deref(), port).await),
+        }
+    })
+}
+
+async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Duration>) -> ExitCode {
+    let running = match run::start(options, out.clone()).await {
+        Ok(running) => running,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let limit = async {
+        match exit_after {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = fnmesh_runtime::server::shutdown_signal() => out.say("stopping (signal)"),
+        () = limit => out.say("stopping (--exit-after)"),
+    }
+    running.stop().await;
+    ExitCode::SUCCESS
+}
+
+#[allow(clippy::print_stdout)] // the command's output
+fn report(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+#[allow(clippy::print_stderr)] // the one line a failed command prints
+fn fail(problem: &str) -> ExitCode {
+    eprintln!("fnmesh: {}", problem.trim_end());
+    ExitCode::FAILURE
+}

@@ -1,0 +1,103 @@
+//! Loading manifests: every YAML document of the files and folders given (recursively,
+//! in path order), with its apiVersion, kind, name and namespace.
+
+use std::path::{Path, PathBuf};
+
+use crate::problems::{Place, Problems};
+use crate::yaml::{self, Value};
+
+/// One Kubernetes object from a manifest file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub place: Place,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    /// The whole document.
+    pub value: Value,
+}
+
+impl Document {
+    /// The API group (`flows.knative.dev`; empty for the core group of `v1`).
+    pub fn group(&self) -> &str {
+        group_of(&self.api_version)
+    }
+}
+
+/// The group of an apiVersion: `serving.knative.dev/v1` gives `serving.knative.dev`, `v1` gives "".
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// Every document under `paths`; `namespace` for objects that name none.
+pub fn load(paths: &[PathBuf], namespace: &str) -> Result<Vec<Document>, Problems> {
+    let mut problems = Problems::default();
+    let mut files = Vec::new();
+    for path in paths {
+        if let Err(e) = collect(path, &mut files) {
+            problems.add(&Place::new(path, 0), "", format!("cannot read: {e}"));
+        }
+    }
+    if files.is_empty() && problems.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        problems.add(&Place::new(Path::new(&shown.join(" ")), 0), "", "no .yaml or .yml file there");
+    }
+    let mut documents = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.add(&Place::new(&file, 0), "", format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        for (i, document) in yaml::documents(&text).into_iter().enumerate() {
+            let mut place = Place::new(&file, i + 1);
+            let value = match document {
+                Ok(Value::Null) => continue,
+                Ok(value) => value,
+                Err(e) => {
+                    problems.add(&place, "", format!("not valid YAML: {e}"));
+                    continue;
+                }
+            };
+            let field = |key: &str| yaml::str_at(&value, key).map(str::to_owned);
+            let metadata = value.get("metadata");
+            let meta = |key: &str| metadata.and_then(|m| yaml::str_at(m, key)).map(str::to_owned);
+            let (api_version, kind, name) = (field("apiVersion"), field("kind"), meta("name"));
+            if let (Some(kind), Some(name)) = (&kind, &name) {
+                place.object = Some(format!("{kind} {name}"));
+            }
+            for (path, present) in
+                [("apiVersion", api_version.is_some()), ("kind", kind.is_some()), ("metadata.name", name.is_some())]
+            {
+                if !present {
+                    problems.add(&place, path, "required");
+                }
+            }
+            let (Some(api_version), Some(kind), Some(name)) = (api_version, kind, name) else { continue };
+            let namespace = meta("namespace").unwrap_or_else(|| namespace.to_owned());
+            documents.push(Document { place, api_version, kind, name, namespace, value });
+        }
+    }
+    problems.into_result(documents)
+}
+
+/// YAML files under `path` (itself when it is a file), sorted.
+fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        files.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            collect(&entry, files)?;
+        } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}

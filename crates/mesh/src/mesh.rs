@@ -1,0 +1,177 @@
+//! The eventing data plane: channel fan-out (synchronous unless the async annotation
+//! says otherwise), subscriptions with replies and dead letters, and brokers with
+//! their triggers, the arrival time and the TTL loop guard.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fnmesh_runtime::{AttributesReader, Event};
+use http::HeaderMap;
+use tokio::task::JoinSet;
+
+use crate::deliver::{Courier, RetryOn, with_extension};
+use crate::output::Out;
+use crate::plan::{BrokerPlan, ChannelPlan, SubscriptionPlan, TriggerPlan};
+use crate::transport::Transport;
+
+/// The TTL a broker gives an event that has none.
+pub const BROKER_TTL: i64 = 255;
+
+/// Channels and brokers by address, and how to reach the rest.
+#[derive(Debug)]
+pub struct Mesh {
+    pub courier: Courier,
+    channels: HashMap<String, Arc<ChannelPlan>>,
+    brokers: HashMap<(String, String), Arc<BrokerPlan>>,
+}
+
+impl Mesh {
+    pub fn new(transport: Transport, out: Out, channels: Vec<ChannelPlan>, brokers: Vec<BrokerPlan>) -> Self {
+        Self {
+            courier: Courier { transport, out },
+            channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
+            brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
+        }
+    }
+
+    pub fn channel(&self, host: &str) -> Option<Arc<ChannelPlan>> {
+        self.channels.get(host).cloned()
+    }
+
+    pub fn channel_hosts(&self) -> impl Iterator<Item = &String> {
+        self.channels.keys()
+    }
+
+    pub fn broker(&self, namespace: &str, name: &str) -> Option<Arc<BrokerPlan>> {
+        self.brokers.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
+    /// Delivers `event` to every subscription of `channel` concurrently; an error when
+    /// any failed and no dead letter sink took it.
+    pub async fn fan_out(
+        self: &Arc<Self>,
+        channel: Arc<ChannelPlan>,
+        event: Event,
+        headers: HeaderMap,
+    ) -> Result<(), String> {
+        let mut tasks = JoinSet::new();
+        for index in 0..channel.subscriptions.len() {
+            let (mesh, channel, event, headers) = (self.clone(), channel.clone(), event.clone(), headers.clone());
+            tasks.spawn(async move { mesh.subscription(&channel.subscriptions[index], &event, &headers).await });
+        }
+        let mut errors = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(format!("delivery task failed: {e}")),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// One subscription: subscriber, then its reply to `reply`; failures of either go
+    /// to the dead letter sink with the original event.
+    async fn subscription(&self, sub: &SubscriptionPlan, event: &Event, headers: &HeaderMap) -> Result<(), String> {
+        let answer = match &sub.subscriber {
+            None => Some((event.clone(), headers.clone())),
+            Some(subscriber) => {
+                match self
+                    .courier
+                    .deliver(&sub.label, subscriber, event, headers, &sub.delivery, RetryOn::Dispatcher)
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(failure) => {
+                        return self.courier.dead_letter(&sub.label, &sub.delivery, event, headers, failure).await;
+                    }
+                }
+            }
+        };
+        let (Some((reply_event, reply_headers)), Some(reply)) = (answer, &sub.reply) else {
+            if sub.reply.is_none() && sub.subscriber.is_some() {
+                // No reply destination: a reply event ends here, as upstream.
+            }
+            return Ok(());
+        };
+        let label = format!("{} reply", sub.label);
+        match self
+            .courier
+            .deliver(&label, reply, &reply_event, &reply_headers, &sub.delivery, RetryOn::Dispatcher)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(failure) => self.courier.dead_letter(&label, &sub.delivery, event, headers, failure).await,
+        }
+    }
+
+    /// A broker's ingress: stamps the event and hands it to every trigger in the
+    /// background. `false` when the TTL guard drops it.
+    pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> bool {
+        let ttl = ttl(&event);
+        if ttl.is_some_and(|t| t <= 0) {
+            self.courier.out.log(&format!(
+                "broker/{}: dropped event {}: knativebrokerttl is 0",
+                broker.name,
+                event.id()
+            ));
+            return false;
+        }
+        let mut event =
+            with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
+        if ttl.is_none() {
+            event = with_extension(&event, "knativebrokerttl", BROKER_TTL.to_string());
+        }
+        for index in 0..broker.triggers.len() {
+            let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
+            tokio::spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
+        }
+        true
+    }
+
+    async fn trigger(self: Arc<Self>, broker: &BrokerPlan, trigger: &TriggerPlan, event: Event, headers: HeaderMap) {
+        if !trigger.filter.matches(&event) {
+            return;
+        }
+        let out = &self.courier.out;
+        let label = format!("trigger/{}", trigger.name);
+        let answer = match self
+            .courier
+            .deliver(&label, &trigger.subscriber, &event, &headers, &trigger.delivery, RetryOn::Dispatcher)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(failure) => {
+                if let Err(e) = self.courier.dead_letter(&label, &trigger.delivery, &event, &headers, failure).await {
+                    out.log(&format!("{label}: event {} lost: {e}", event.id()));
+                }
+                return;
+            }
+        };
+        let Some((reply, reply_headers)) = answer else { return };
+        // A reply goes back into the broker, one hop closer to the TTL limit.
+        let ttl = ttl(&event).unwrap_or(BROKER_TTL) - 1;
+        if ttl <= 0 {
+            out.log(&format!("{label}: dropped the reply to {}: knativebrokerttl reached 0", event.id()));
+            return;
+        }
+        let reply = with_extension(&reply, "knativebrokerttl", ttl.to_string());
+        let Some(ingress) = crate::address::address("eventing.knative.dev", "Broker", &broker.namespace, &broker.name)
+        else {
+            return;
+        };
+        let target = crate::delivery::Target { url: ingress, name: format!("broker/{}", broker.name) };
+        let reply_label = format!("{label} reply");
+        let sent =
+            self.courier.deliver(&reply_label, &target, &reply, &reply_headers, &trigger.delivery, RetryOn::Dispatcher);
+        if let Err(failure) = sent.await
+            && let Err(e) = self.courier.dead_letter(&reply_label, &trigger.delivery, &event, &headers, failure).await
+        {
+            out.log(&format!("{reply_label}: reply lost: {e}"));
+        }
+    }
+}
+
+fn ttl(event: &Event) -> Option<i64> {
+    event.extension("knativebrokerttl").and_then(|v| v.to_string().parse().ok())
+}

@@ -1,0 +1,250 @@
+//! The Knative API objects fnmesh runs, typed with upstream field names. Only the
+//! fields fnmesh acts on are modelled; others are accepted and ignored, as a cluster
+//! would keep them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A reference to another object (`duckv1.KReference`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KRef {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// Where events go (`duckv1.Destination`): a ref, a URI, or a ref with a relative URI.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+pub struct Destination {
+    #[serde(rename = "ref", default)]
+    pub reference: Option<KRef>,
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+/// `delivery:` (eventingduckv1.DeliverySpec).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliverySpec {
+    #[serde(default)]
+    pub dead_letter_sink: Option<Destination>,
+    #[serde(default)]
+    pub retry: Option<i32>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub backoff_policy: Option<String>,
+    #[serde(default)]
+    pub backoff_delay: Option<String>,
+    #[serde(default)]
+    pub retry_after_max: Option<String>,
+}
+
+/// `channelTemplate:` of a Sequence, a Parallel or a Channel.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelTemplate {
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub spec: Option<ChannelTemplateSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ChannelTemplateSpec {
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceSpec {
+    #[serde(default)]
+    pub channel_template: Option<ChannelTemplate>,
+    pub steps: Vec<SequenceStep>,
+    #[serde(default)]
+    pub reply: Option<Destination>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SequenceStep {
+    #[serde(flatten)]
+    pub destination: Destination,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParallelSpec {
+    #[serde(default)]
+    pub channel_template: Option<ChannelTemplate>,
+    pub branches: Vec<Branch>,
+    #[serde(default)]
+    pub reply: Option<Destination>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Branch {
+    #[serde(default)]
+    pub filter: Option<Destination>,
+    pub subscriber: Destination,
+    #[serde(default)]
+    pub reply: Option<Destination>,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+/// InMemoryChannel and Channel.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelSpec {
+    #[serde(default)]
+    pub channel_template: Option<ChannelTemplate>,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionSpec {
+    pub channel: KRef,
+    #[serde(default)]
+    pub subscriber: Option<Destination>,
+    #[serde(default)]
+    pub reply: Option<Destination>,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+/// PingSource, every version: v1beta1 has `jsonData`; v1beta2 and v1 have `contentType`,
+/// `data`, `dataBase64` and `timezone`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PingSourceSpec {
+    pub schedule: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub json_data: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub data: Option<String>,
+    #[serde(default)]
+    pub data_base64: Option<String>,
+    pub sink: Destination,
+    #[serde(default)]
+    pub ce_overrides: Option<CeOverrides>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct CeOverrides {
+    #[serde(default)]
+    pub extensions: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct BrokerSpec {
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TriggerSpec {
+    pub broker: String,
+    #[serde(default)]
+    pub filter: Option<TriggerFilter>,
+    #[serde(default)]
+    pub filters: Option<Vec<SubscriptionsApiFilter>>,
+    pub subscriber: Destination,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct TriggerFilter {
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One of the CloudEvents Subscriptions API filter dialects; exactly one is set.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsApiFilter {
+    #[serde(default)]
+    pub exact: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub prefix: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub suffix: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub all: Option<Vec<SubscriptionsApiFilter>>,
+    #[serde(default)]
+    pub any: Option<Vec<SubscriptionsApiFilter>>,
+    #[serde(default)]
+    pub not: Option<Box<SubscriptionsApiFilter>>,
+    #[serde(default)]
+    pub cesql: Option<String>,
+}
+
+/// Metadata fields fnmesh reads.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Metadata {
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// serving.knative.dev/v1 Service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KServiceSpec {
+    pub template: PodTemplate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PodTemplate {
+    #[serde(default)]
+    pub metadata: Metadata,
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PodSpec {
+    pub containers: Vec<Container>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub image: String,
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// apps/v1 Deployment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeploymentSpec {
+    pub template: PodTemplate,
+}
+
+/// v1 Service: which pods it selects.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct CoreServiceSpec {
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+}

@@ -1,0 +1,132 @@
+//! One output stream for everything `fnmesh run` shows: each service's lines as
+//! `<service> | <line>`, and fnmesh's own delivery log as `fnmesh | <line>`.
+
+use std::io::{IsTerminal, Write};
+
+use fnmesh_runtime::{Capture, Console, Output};
+
+/// The shared stream.
+#[derive(Clone)]
+pub struct Out {
+    sink: Output,
+    color: bool,
+    /// Whether delivery decisions are logged.
+    pub verbose: bool,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Out").field("color", &self.color).finish_non_exhaustive()
+    }
+}
+
+/// Colours for service names, picked by name so a service keeps its colour.
+const PALETTE: [&str; 6] = ["\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[91m"];
+const RESET: &str = "\x1b[0m";
+
+impl Out {
+    /// Standard output; coloured when it is a terminal and `color` allows.
+    pub fn stdout(color: Option<bool>, verbose: bool) -> Self {
+        let color = color.unwrap_or_else(|| std::io::stdout().is_terminal());
+        Self { sink: Output::stdout(), color, verbose }
+    }
+
+    /// A stream kept in memory, for tests.
+    pub fn capture() -> (Self, Capture) {
+        let (sink, capture) = Output::capture();
+        (Self { sink, color: false, verbose: true }, capture)
+    }
+
+    /// Writes `line` (no newline) as coming from `source`.
+    pub fn line(&self, source: &str, line: &str) {
+        let text = if self.color {
+            let colour = PALETTE[source.bytes().map(usize::from).sum::<usize>() % PALETTE.len()];
+            format!("{colour}{source} |{RESET} {line}\n")
+        } else {
+            format!("{source} | {line}\n")
+        };
+        // Output is best effort: a closed stdout must not stop the mesh.
+        let _ = self.sink.write_block(text.as_bytes());
+    }
+
+    /// A delivery decision or a mesh event, when verbose.
+    pub fn log(&self, line: &str) {
+        if self.verbose {
+            self.line("fnmesh", line);
+        }
+    }
+
+    /// A message shown whatever the verbosity (start, stop, errors).
+    pub fn say(&self, line: &str) {
+        self.line("fnmesh", line);
+    }
+
+    /// A console for a function: both its stdout and stderr become prefixed lines.
+    pub fn console(&self, service: &str) -> Console {
+        let writer = || Output::new(Prefixed { out: self.clone(), source: service.to_owned(), partial: Vec::new() });
+        Console { out: writer(), err: writer() }
+    }
+}
+
+/// Cuts what a service writes into lines and prefixes each.
+struct Prefixed {
+    out: Out,
+    source: String,
+    partial: Vec<u8>,
+}
+
+impl Write for Prefixed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.out.line(&self.source, String::from_utf8_lossy(&line[..end]).trim_end_matches('\r'));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Prefixed {
+    fn drop(&mut self) {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.out.line(&self.source, &String::from_utf8_lossy(&rest));
+        }
+    }
+}
+
+/// Lines of a child process's stream, prefixed, until it ends.
+pub fn pipe_lines(out: Out, source: String, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.line(&source, &line);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_gets_its_service_prefix() {
+        let (out, capture) = Out::capture();
+        let console = out.console("third");
+        console.print(b"one\ntw");
+        console.print(b"o\n");
+        console.log("Received a new event");
+        out.log("sequence/sequence step 0 -> first: 200 in 0.4 ms");
+        let text = capture.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "third | one");
+        assert_eq!(lines[1], "third | two");
+        assert!(lines[2].starts_with("third | ") && lines[2].ends_with(" Received a new event"), "{}", lines[2]);
+        assert_eq!(lines[3], "fnmesh | sequence/sequence step 0 -> first: 200 in 0.4 ms");
+    }
+}

@@ -1,0 +1,73 @@
+//! Manifest problems: each names the file, the document and the field path, and all of
+//! them are reported together.
+
+use std::path::{Path, PathBuf};
+
+/// Where a problem is: a file, a document in it (1-based), and the object it defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub file: PathBuf,
+    pub document: usize,
+    /// `Sequence sequence`, when known.
+    pub object: Option<String>,
+}
+
+impl Place {
+    pub fn new(file: &Path, document: usize) -> Self {
+        Self { file: file.to_owned(), document, object: None }
+    }
+}
+
+/// One thing wrong with the manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: Place,
+    /// `spec.steps[1].ref.name`; empty for the whole document.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: document {}", self.place.file.display(), self.place.document)?;
+        if let Some(object) = &self.place.object {
+            write!(f, " ({object})")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found; nothing starts while there is one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, place: &Place, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem { place: place.clone(), path: path.into(), message: message.into() });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when there is no problem.
+    pub fn into_result<T>(self, value: T) -> Result<T, Self> {
+        if self.0.is_empty() { Ok(value) } else { Err(self) }
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} problem{} in the manifests:", if n == 1 { "" } else { "s" })?;
+        for problem in &self.0 {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}

@@ -1,0 +1,178 @@
+//! Real HTTP on every hop: in-cluster addresses (`first.default.svc.cluster.local`,
+//! channel and broker hosts) are routed to loopback ports, keeping the `Host` header
+//! where the mesh's ingress needs it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnmesh_runtime::Event;
+use fnmesh_runtime::binding::{Encoding, encode};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use url::Url;
+
+/// Where in-cluster hosts live on this machine.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    /// Service host to the loopback address its function listens on.
+    pub services: HashMap<String, SocketAddr>,
+    /// Hosts the ingress answers (channels, broker ingress), on `ingress`.
+    pub mesh_hosts: std::collections::HashSet<String>,
+    pub ingress: Option<SocketAddr>,
+}
+
+/// `name.ns`, `name.ns.svc` and `name.ns.svc.cluster.local` are one host.
+pub fn full_host(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.ends_with(".svc.cluster.local") {
+        host
+    } else if host.ends_with(".svc") {
+        format!("{host}.cluster.local")
+    } else if host.matches('.').count() == 1 && !host.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        format!("{host}.svc.cluster.local")
+    } else {
+        host
+    }
+}
+
+impl Routes {
+    /// The URL to connect to for `url`, and the `Host` header to send.
+    pub fn route(&self, url: &Url) -> (Url, Option<String>) {
+        let Some(host) = url.host_str() else { return (url.clone(), None) };
+        let host = full_host(host);
+        let mut actual = url.clone();
+        if let Some(addr) = self.services.get(&host) {
+            let _ = actual.set_ip_host(addr.ip());
+            let _ = actual.set_port(Some(addr.port()));
+            return (actual, Some(host));
+        }
+        if let Some(ingress) = self.ingress.filter(|_| self.mesh_hosts.contains(&host)) {
+            let _ = actual.set_ip_host(ingress.ip());
+            let _ = actual.set_port(Some(ingress.port()));
+            return (actual, Some(host));
+        }
+        (actual, None)
+    }
+}
+
+/// The result of one HTTP attempt.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    Answered {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        elapsed: Duration,
+    },
+    /// No response: connection refused, timeout, reset.
+    Failed {
+        reason: String,
+        elapsed: Duration,
+    },
+}
+
+/// The mesh's HTTP client.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    pub routes: std::sync::Arc<std::sync::RwLock<Routes>>,
+}
+
+impl Transport {
+    pub fn new() -> Self {
+        let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        Self { client, routes: Default::default() }
+    }
+
+    pub fn route(&self, url: &Url) -> (Url, Option<String>) {
+        self.routes.read().map(|r| r.route(url)).unwrap_or_else(|_| (url.clone(), None))
+    }
+
+    /// POSTs `event` in binary mode with `headers` added.
+    pub async fn post(&self, url: &Url, event: &Event, headers: &HeaderMap, timeout: Option<Duration>) -> Attempt {
+        let encoded = encode(event, Encoding::Binary);
+        let mut all = headers.clone();
+        all.extend(encoded.headers);
+        self.send(http::Method::POST, url, all, encoded.body, timeout).await
+    }
+
+    /// Any request (the ingress's proxy uses it too).
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &Url,
+        mut headers: HeaderMap,
+        body: Bytes,
+        timeout: Option<Duration>,
+    ) -> Attempt {
+        let (actual, host) = self.route(url);
+        if let Some(host) = host.and_then(|h| HeaderValue::from_str(&h).ok()) {
+            headers.insert(http::header::HOST, host);
+        }
+        let mut request = self.client.request(method, actual.as_str()).headers(headers).body(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let started = Instant::now();
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) => Attempt::Answered { status, headers, body, elapsed: started.elapsed() },
+                    Err(e) => Attempt::Failed { reason: describe(&e), elapsed: started.elapsed() },
+                }
+            }
+            Err(e) => Attempt::Failed { reason: describe(&e), elapsed: started.elapsed() },
+        }
+    }
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "connection refused".into()
+    } else {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            text = format!("{text}: {inner}");
+            source = inner.source();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_hosts_route_to_loopback() {
+        let mut routes = Routes::default();
+        routes.services.insert("first.default.svc.cluster.local".into(), "127.0.0.1:4001".parse().unwrap());
+        routes.mesh_hosts.insert("s-kn-sequence-0-kn-channel.default.svc.cluster.local".into());
+        routes.ingress = Some("127.0.0.1:8080".parse().unwrap());
+        let route = |u: &str| {
+            let (url, host) = routes.route(&Url::parse(u).unwrap());
+            (url.to_string(), host)
+        };
+        assert_eq!(route("http://first.default.svc.cluster.local/x?y=1").0, "http://127.0.0.1:4001/x?y=1");
+        assert_eq!(route("http://first.default/").0, "http://127.0.0.1:4001/");
+        let (url, host) = route("http://s-kn-sequence-0-kn-channel.default.svc.cluster.local");
+        assert_eq!(
+            (url.as_str(), host.as_deref()),
+            ("http://127.0.0.1:8080/", Some("s-kn-sequence-0-kn-channel.default.svc.cluster.local"))
+        );
+        assert_eq!(route("http://127.0.0.1:9/a"), ("http://127.0.0.1:9/a".into(), None));
+        assert_eq!(full_host("first.default.svc"), "first.default.svc.cluster.local");
+    }
+}

@@ -1,0 +1,89 @@
+//! Starting services: an fnmesh function in-process on its own loopback port, with its
+//! manifest `env:` as config and its output prefixed; or a local command
+//! (annotation `fnmesh.dev/command`) given `PORT`.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fnmesh_runtime::Env;
+use fnmesh_runtime::server::serve;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::output::{Out, pipe_lines};
+use crate::plan::{ServicePlan, Workload};
+
+/// A running service.
+#[derive(Debug)]
+pub struct Started {
+    pub addr: SocketAddr,
+    /// A command's process, killed on drop.
+    _child: Option<tokio::process::Child>,
+}
+
+/// Starts `service`; it stops when `stop` turns true.
+pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>) -> Result<Started, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let knative = [
+        ("K_SERVICE", service.name.clone()),
+        ("K_CONFIGURATION", service.name.clone()),
+        ("K_REVISION", format!("{}-00001", service.name)),
+        ("PORT", addr.port().to_string()),
+    ];
+    match &service.run {
+        Workload::Function(spec) => {
+            let env = Env::from_pairs(
+                knative
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .chain(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            );
+            let (router, config) =
+                spec.build(&env, out.console(&service.name)).map_err(|e| format!("{}: {e}", spec.name))?;
+            let shutdown = wait_for(stop);
+            tokio::spawn(serve(listener, router, shutdown, config.shutdown_grace));
+            Ok(Started { addr, _child: None })
+        }
+        Workload::Command(command) => {
+            drop(listener);
+            let mut child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .envs(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .envs(knative.iter().map(|(k, v)| (*k, v.as_str())))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+            if let Some(stdout) = child.stdout.take() {
+                pipe_lines(out.clone(), service.name.clone(), stdout);
+            }
+            if let Some(stderr) = child.stderr.take() {
+                pipe_lines(out.clone(), service.name.clone(), stderr);
+            }
+            for _ in 0..400 {
+                if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    return Ok(Started { addr, _child: Some(child) });
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("{command:?} exited ({status}) before listening on PORT={}", addr.port()));
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(format!("{command:?} did not listen on PORT={} within 10s", addr.port()))
+        }
+    }
+}
+
+/// Resolves when `stop` turns true (or its sender is gone).
+pub async fn wait_for(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
