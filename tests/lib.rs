@@ -1,7 +1,15 @@
 //! Helpers for the cross-crate integration tests in this folder.
 //!
+//! [`recorder`] is a scripted HTTP server for delivery tests; [`mesh`] runs `fnmesh run`
+//! in-process with its output captured.
+//!
 //! [`InProcess`] runs a function's [`FunctionSpec`] in this process, on a real loopback
 //! port, with the same service and drain code as its binary: what `fnmesh run` does.
+
+#[path = "support/mesh.rs"]
+pub mod mesh;
+#[path = "support/recorder.rs"]
+pub mod recorder;
 
 use std::net::SocketAddr;
 

@@ -30,8 +30,10 @@ pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
-/// Every document under `paths`; `namespace` for objects that name none.
-pub fn load(paths: &[PathBuf], namespace: &str) -> Result<Vec<Document>, Problems> {
+/// Every document under `paths` (`namespace` for objects that name none), and the
+/// problems of those that could not be read; checking goes on with the rest, so that
+/// every problem is reported at once.
+pub fn load(paths: &[PathBuf], namespace: &str) -> (Vec<Document>, Problems) {
     let mut problems = Problems::default();
     let mut files = Vec::new();
     for path in paths {
@@ -81,7 +83,7 @@ pub fn load(paths: &[PathBuf], namespace: &str) -> Result<Vec<Document>, Problem
             documents.push(Document { place, api_version, kind, name, namespace, value });
         }
     }
-    problems.into_result(documents)
+    (documents, problems)
 }
 
 /// YAML files under `path` (itself when it is a file), sorted.

@@ -115,12 +115,12 @@ struct Planner<'a> {
     implicit_brokers: BTreeMap<String, ()>,
 }
 
-/// Plans `documents`; every problem is reported at once.
-pub fn plan(documents: &[Document], images: &Images) -> Result<Plan, Problems> {
+/// Plans `documents`; every problem is reported at once, after those already `found`.
+pub fn plan(documents: &[Document], images: &Images, found: Problems) -> Result<Plan, Problems> {
     let mut planner = Planner {
         documents,
         index: HashMap::new(),
-        problems: Problems::default(),
+        problems: found,
         plan: Plan::default(),
         implicit_brokers: BTreeMap::new(),
     };
@@ -221,7 +221,9 @@ impl Planner<'_> {
             }
             ("eventing.knative.dev", "Broker") => {
                 let triggers = self.triggers_of(&doc.namespace, &doc.name);
-                self.spec::<BrokerSpec>(doc);
+                if doc.value.get("spec").is_some() {
+                    self.spec::<BrokerSpec>(doc);
+                }
                 let broker = BrokerPlan { namespace: doc.namespace.clone(), name: doc.name.clone(), triggers };
                 self.plan.brokers.push(broker);
                 self.row("broker", &doc.namespace, &doc.name, address);

@@ -29,7 +29,10 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: document {}", self.place.file.display(), self.place.document)?;
+        write!(f, "{}", self.place.file.display())?;
+        if self.place.document > 0 {
+            write!(f, ": document {}", self.place.document)?;
+        }
         if let Some(object) = &self.place.object {
             write!(f, " ({object})")?;
         }

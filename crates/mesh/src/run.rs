@@ -54,8 +54,8 @@ pub struct Running {
 pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let started = Instant::now();
     let images = Images::load(&options.images).map_err(StartError::Other)?;
-    let documents = crate::manifest::load(&options.paths, &options.namespace)?;
-    let plan = crate::plan::plan(&documents, &images)?;
+    let (documents, problems) = crate::manifest::load(&options.paths, &options.namespace);
+    let plan = crate::plan::plan(&documents, &images, problems)?;
     let listener = TcpListener::bind(("127.0.0.1", options.port))
         .await
         .map_err(|e| StartError::Other(format!("cannot listen on 127.0.0.1:{}: {e}", options.port)))?;

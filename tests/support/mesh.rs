@@ -1,0 +1,101 @@
+//! Running `fnmesh run` in-process for tests: manifests from text or folders, output
+//! captured, events sent to the ingress, output awaited with a bound.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fnmesh_mesh::output::Out;
+use fnmesh_mesh::run::{Options, Running, start};
+use fnmesh_runtime::Capture;
+
+/// A mesh under test.
+#[derive(Debug)]
+pub struct TestMesh {
+    pub running: Running,
+    capture: Capture,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl TestMesh {
+    /// Runs the manifests in `yaml` (one multi-document text).
+    pub async fn from_yaml(yaml: &str) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        std::fs::write(dir.path().join("manifests.yaml"), yaml).map_err(|e| e.to_string())?;
+        let mut mesh = Self::from_paths(&[dir.path().to_owned()], false).await?;
+        mesh._dir = Some(dir);
+        Ok(mesh)
+    }
+
+    /// Runs the manifests under `paths`.
+    pub async fn from_paths(paths: &[PathBuf], ping_now: bool) -> Result<Self, String> {
+        let (out, capture) = Out::capture();
+        let options =
+            Options { paths: paths.to_vec(), port: 0, namespace: "default".into(), ping_now, images: Vec::new() };
+        let running = start(&options, out).await.map_err(|e| e.to_string())?;
+        Ok(Self { running, capture, _dir: None })
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        self.capture.text()
+    }
+
+    /// Waits (at most `limit`) until the output holds `needle`; whether it does.
+    pub async fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while !self.output().contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// Waits until the output has `n` lines starting with `prefix`; those lines.
+    pub async fn wait_for_lines(&self, prefix: &str, n: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let lines: Vec<String> = self.output().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect();
+            if lines.len() >= n || Instant::now() >= deadline {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// POSTs a binary-mode event to the ingress with `host` (and `path`); the status.
+    pub async fn post(&self, host: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let client = fnmesh_testkit::reqwest::Client::new();
+        let mut request = client
+            .post(format!("http://{}{path}", self.running.ingress))
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap_or_default())
+            }
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    /// A ping-style event (`ce-*` headers) posted to `host`.
+    pub async fn send(&self, host: &str, id: &str, ty: &str, body: &str) -> (u16, String) {
+        let headers = [("ce-specversion", "1.0"), ("ce-id", id), ("ce-source", "/test"), ("ce-type", ty)];
+        self.post(host, "/", &headers, body).await
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
