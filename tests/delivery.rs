@@ -47,7 +47,8 @@ fn extension(received: &fnmesh_tests::recorder::Received, name: &str) -> String 
 #[tokio::test]
 async fn retryable_failures_are_retried_until_success() {
     let subscriber = Recorder::start(vec![Step::Status(503), Step::Status(500), Step::Status(200)]).await;
-    let yaml = channel(&subscriber.url, None, "    retry: 3\n    backoffPolicy: linear\n    backoffDelay: PT0.01S\n", "");
+    let yaml =
+        channel(&subscriber.url, None, "    retry: 3\n    backoffPolicy: linear\n    backoffDelay: PT0.01S\n", "");
     let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
     let (status, _) = mesh.send(CHANNEL_HOST, "e1", "order", r#"{"n": 1}"#).await;
     assert_eq!(status, 202);
@@ -152,7 +153,8 @@ async fn connection_refused_and_timeouts_are_retried_then_dead_lettered_as_500()
 async fn backoff_waits_grow_as_the_policy_says() {
     // Only lower bounds: a wait is at least what the policy says, whatever the machine.
     let subscriber = Recorder::start(vec![Step::Status(503)]).await;
-    let yaml = channel(&subscriber.url, None, "    retry: 3\n    backoffPolicy: exponential\n    backoffDelay: PT0.05S\n", "");
+    let yaml =
+        channel(&subscriber.url, None, "    retry: 3\n    backoffPolicy: exponential\n    backoffDelay: PT0.05S\n", "");
     let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
     assert_eq!(mesh.send(CHANNEL_HOST, "e7", "order", "{}").await.0, 500);
     let at: Vec<Duration> = subscriber.received().iter().map(|r| r.at).collect();

@@ -50,10 +50,17 @@ async fn triggers_filter_with_every_dialect() {
         recorders.push(recorder);
     }
     let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
-    let headers = [("ce-specversion", "1.0"), ("ce-id", "b1"), ("ce-source", "/shop"), ("ce-type", "order.created"), ("ce-region", "eu")];
+    let headers = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "b1"),
+        ("ce-source", "/shop"),
+        ("ce-type", "order.created"),
+        ("ce-region", "eu"),
+    ];
     assert_eq!(mesh.post(BROKER_HOST, "/default/default", &headers, "{}").await.0, 202);
     for ((name, _, passes), recorder) in cases.iter().zip(&recorders) {
-        let received = recorder.wait_for(usize::from(*passes), if *passes { WAIT } else { Duration::from_millis(200) }).await;
+        let received =
+            recorder.wait_for(usize::from(*passes), if *passes { WAIT } else { Duration::from_millis(200) }).await;
         assert_eq!(received.len(), usize::from(*passes), "trigger {name}");
         if let Some(event) = received.first() {
             assert_eq!(event.header("ce-knativebrokerttl"), "255", "{name}");
@@ -110,7 +117,8 @@ spec:
     std::fs::write(dir.path().join("pings.yaml"), yaml).unwrap();
     let mesh = TestMesh::from_paths(&[dir.path().to_owned()], true).await.unwrap();
     let received = sink.wait_for(2, WAIT).await;
-    let by_source = |source: &str| received.iter().find(|r| r.header("ce-source") == source).unwrap_or_else(|| panic!("{source}"));
+    let by_source =
+        |source: &str| received.iter().find(|r| r.header("ce-source") == source).unwrap_or_else(|| panic!("{source}"));
     let old = by_source("/apis/v1/namespaces/default/pingsources/old");
     assert_eq!(old.header("ce-type"), "dev.knative.sources.ping");
     assert_eq!(old.header("content-type"), "application/json");
@@ -196,7 +204,8 @@ spec: {{template: {{spec: {{containers: [{{image: ghcr.io/fnmesh/appender, env: 
         sink.url
     );
     let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
-    let (status, _) = mesh.send("first-kn-sequence-0-kn-channel.default", "s1", "start", r#"{"id": 1, "message": "go"}"#).await;
+    let (status, _) =
+        mesh.send("first-kn-sequence-0-kn-channel.default", "s1", "start", r#"{"id": 1, "message": "go"}"#).await;
     assert_eq!(status, 202);
     let received = sink.wait_for(1, WAIT).await;
     assert_eq!(received[0].body, r#"{"id":1,"message":"go one two"}"#);

@@ -61,7 +61,8 @@ impl TestMesh {
     pub async fn wait_for_lines(&self, prefix: &str, n: usize, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
         loop {
-            let lines: Vec<String> = self.output().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect();
+            let lines: Vec<String> =
+                self.output().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect();
             if lines.len() >= n || Instant::now() >= deadline {
                 return lines;
             }

@@ -1,6 +1,8 @@
 //! A scripted HTTP server for delivery tests: it answers each request with the next
 //! step of its script (the last step repeats) and records what it received.
 
+#![allow(clippy::expect_used)] // test support: a panic here is a failed test
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
