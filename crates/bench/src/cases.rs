@@ -47,7 +47,7 @@ enum Program {
 }
 
 pub const NAMES: &str = "passthrough, filter-js, filter-cesql, filter-jsonpath, transformer-js, transformer-jq, \
-                         transformer-jsonpath, node-original-filter-js, node-bare-filter-js";
+                         transformer-jsonpath, node-original-filter-js, node-bare-filter-js, sequence (the mesh)";
 
 const CASES: &[Case] = &[
     Case { name: "passthrough", program: Program::Binary("fnmesh-bench"), env: &[] },

@@ -11,6 +11,7 @@
 #![allow(clippy::print_stdout)] // the report is the product
 
 mod cases;
+mod chain;
 mod cpu;
 mod load;
 
@@ -98,5 +99,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(cases::run_all(&settings))
+    runtime.block_on(async {
+        let only_chain = !settings.only.is_empty() && settings.only.iter().all(|o| o == "sequence");
+        let code = if only_chain { ExitCode::SUCCESS } else { cases::run_all(&settings).await };
+        if (settings.only.is_empty() || settings.only.iter().any(|o| o == "sequence"))
+            && let Err(e) = chain::run(&settings).await
+        {
+            println!("sequence: {e}");
+            return ExitCode::FAILURE;
+        }
+        code
+    })
 }

@@ -1,0 +1,166 @@
+//! The cost of the mesh: the seed's Sequence of three appenders through `fnmesh run`
+//! (ingress, channels, dispatcher: real HTTP on every hop) against a client calling the
+//! same three appenders directly, one event at a time; and how long `fnmesh run` takes
+//! to be ready.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::process::{Child, Command};
+
+use crate::Settings;
+
+const SEQUENCE_HOST: &str = "sequence-kn-sequence-0-kn-channel.default.svc.cluster.local";
+
+fn binary(name: &str) -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = exe.parent().map(|d| d.join(name)).ok_or("no directory")?;
+    if path.is_file() { Ok(path) } else { Err(format!("{} is not built (hack/bench builds it)", path.display())) }
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+async fn wait_ready(url: &str) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    for _ in 0..2000 {
+        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err(format!("{url} did not answer within 4s"))
+}
+
+fn event() -> (HeaderMap, &'static str) {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "bench-1"),
+        ("ce-source", "/bench"),
+        ("ce-type", "bench.event"),
+        ("content-type", "application/json"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    (headers, r#"{"id":0,"message":"hello"}"#)
+}
+
+/// Latencies of `one()` called `settings.events` times at most, for `settings.seconds` at most.
+async fn measure<F, Fut>(settings: &Settings, mut one: F) -> Result<Vec<Duration>, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    for _ in 0..200 {
+        one().await?;
+    }
+    let deadline = Instant::now() + settings.seconds;
+    let mut latencies = Vec::with_capacity(settings.events);
+    while latencies.len() < settings.events && Instant::now() < deadline {
+        let started = Instant::now();
+        one().await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+fn at(latencies: &[Duration], q: f64) -> Duration {
+    latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
+}
+
+async fn direct(settings: &Settings) -> Result<Vec<Duration>, String> {
+    let mut children: Vec<Child> = Vec::new();
+    let mut urls = Vec::new();
+    for n in 0..3 {
+        let port = free_port()?;
+        let child = Command::new(binary("appender")?)
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
+            .env("MESSAGE", format!(" - Handled by {n}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        children.push(child);
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_ready(&format!("{url}healthz")).await?;
+        urls.push(url);
+    }
+    let client = reqwest::Client::new();
+    let (headers, body) = event();
+    let result = measure(settings, || {
+        let (client, urls, headers) = (client.clone(), urls.clone(), headers.clone());
+        async move {
+            let (mut headers, mut body) = (headers, bytes::Bytes::from_static(body.as_bytes()));
+            for url in &urls {
+                let response = client.post(url).headers(headers).body(body).send().await.map_err(|e| e.to_string())?;
+                if !response.status().is_success() {
+                    return Err(format!("{url}: {}", response.status()));
+                }
+                headers = response.headers().clone();
+                body = response.bytes().await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    drop(children);
+    result
+}
+
+async fn mesh(settings: &Settings) -> Result<(Duration, Vec<Duration>), String> {
+    let port = free_port()?;
+    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows/sequence");
+    let started = Instant::now();
+    // The services and the Sequence; not the PingSource, whose events would mix in.
+    let child = Command::new(binary("fnmesh")?)
+        .arg("run")
+        .arg(flows.join("services.yaml"))
+        .arg(flows.join("sequence.yaml"))
+        .args(["--port", &port.to_string(), "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{port}/");
+    wait_ready(&format!("{base}.fnmesh/healthz")).await?;
+    let ready = started.elapsed();
+    let client = reqwest::Client::new();
+    let (mut headers, body) = event();
+    headers.insert(reqwest::header::HOST, HeaderValue::from_static(SEQUENCE_HOST));
+    let result = measure(settings, || {
+        let (client, base, headers) = (client.clone(), base.clone(), headers.clone());
+        async move {
+            let response = client.post(&base).headers(headers).body(body).send().await.map_err(|e| e.to_string())?;
+            if response.status().as_u16() != 202 {
+                return Err(format!("the sequence answered {}", response.status()));
+            }
+            Ok(())
+        }
+    })
+    .await;
+    drop(child);
+    Ok((ready, result?))
+}
+
+/// Runs both and prints the comparison.
+#[allow(clippy::print_stdout)] // the report is the product
+pub async fn run(settings: &Settings) -> Result<(), String> {
+    let direct = direct(settings).await?;
+    let (ready, mesh) = mesh(settings).await?;
+    println!("sequence of 3 appenders, one event at a time ({} events each)", direct.len().min(mesh.len()));
+    println!("{:<34} {:>10} {:>10}", "", "p50", "p99");
+    println!("{:<34} {:>10.2?} {:>10.2?}", "client calls the 3 directly", at(&direct, 0.5), at(&direct, 0.99));
+    println!("{:<34} {:>10.2?} {:>10.2?}", "fnmesh run (Sequence)", at(&mesh, 0.5), at(&mesh, 0.99));
+    let per_hop = (at(&mesh, 0.5).saturating_sub(at(&direct, 0.5))) / 3;
+    println!("mesh overhead per step at p50: {per_hop:.2?}; fnmesh run ready {ready:.2?} after start");
+    Ok(())
+}
