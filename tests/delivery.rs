@@ -229,6 +229,13 @@ async fn the_ingress_refuses_what_is_not_an_event() {
     let mesh = TestMesh::from_yaml(&channel(&subscriber.url, None, "    retry: 0\n", "")).await.unwrap();
     let (status, body) = mesh.post(CHANNEL_HOST, "/", &[], "{}").await;
     assert_eq!(status, 415, "{body}");
+    let get = fnmesh_testkit::reqwest::Client::new()
+        .get(format!("http://{}/", mesh.running.ingress))
+        .header("host", CHANNEL_HOST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 405);
     let (status, body) = mesh.post(CHANNEL_HOST, "/", &[("ce-specversion", "1.0"), ("ce-id", "x")], "{}").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("source"), "{body}");

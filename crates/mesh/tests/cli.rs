@@ -1,0 +1,165 @@
+//! The real `fnmesh` binary: run a flow, send to it, list it, stop it; bad manifests
+//! exit 1 with every problem; `--help` shows examples.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_fnmesh");
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn fnmesh(args: &[&str]) -> Output {
+    Command::new(EXE).args(args).current_dir(repo()).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn run_send_get_and_stop() {
+    let port = free_port().to_string();
+    let mut run = Command::new(EXE)
+        .args([
+            "run",
+            "flows/sequence/services.yaml",
+            "flows/sequence/sequence.yaml",
+            "--port",
+            &port,
+            "--color",
+            "never",
+        ])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listing = loop {
+        let get = fnmesh(&["get", "ksvc", "--port", &port]);
+        if get.status.success() {
+            break text(&get.stdout);
+        }
+        assert!(Instant::now() < deadline, "fnmesh run did not come up: {}", text(&get.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        listing,
+        "NAME     URL                                       READY\n\
+         first    http://first.default.svc.cluster.local    True\n\
+         second   http://second.default.svc.cluster.local   True\n\
+         third    http://third.default.svc.cluster.local    True\n"
+    );
+    let sent = fnmesh(&[
+        "send",
+        "sequence/sequence",
+        "--data",
+        r#"{"id": 7, "message": "hi"}"#,
+        "--id",
+        "cli-1",
+        "--port",
+        &port,
+    ]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    assert_eq!(text(&sent.stdout), "sent cli-1 to sequence/sequence: 202 Accepted\n");
+    let direct = fnmesh(&["send", "ksvc/first", "--data", r#"{"id": 1, "message": "x"}"#, "--port", &port]);
+    assert!(text(&direct.stdout).contains(r#"{"id":1,"message":"x - Handled by 0"}"#), "{}", text(&direct.stdout));
+    let wrong = fnmesh(&["send", "sequence/nosuch", "--port", &port]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("404"), "{}", text(&wrong.stderr));
+
+    // SIGTERM: a graceful stop, exit 0.
+    Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+    let status = run.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(status.success(), "{status}: {stdout}");
+    assert!(stdout.contains("Message:hi - Handled by 0 - Handled by 1 - Handled by 2}"), "{stdout}");
+    assert!(stdout.contains("fnmesh | sequence/sequence step 2 -> third: 200 in "), "{stdout}");
+    assert!(stdout.contains("fnmesh | stopping (signal)"), "{stdout}");
+}
+
+#[test]
+fn bad_manifests_exit_1_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\nspec:\n  steps:\n  - uri: /relative\n---\nkind: Parallel\n",
+    )
+    .unwrap();
+    let out = fnmesh(&["run", dir.path().to_str().unwrap(), "--port", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("fnmesh: 3 problems in the manifests:"), "{stderr}");
+    assert!(stderr.contains("bad.yaml: document 2: apiVersion: required"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml: document 1 (Sequence s): spec.steps[0].uri: \"/relative\" is not an absolute URL"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bad.yaml: document 2: metadata.name: required"), "{stderr}");
+    let missing = fnmesh(&["run", "no/such/folder"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("no/such/folder: cannot read"), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn a_local_command_can_be_a_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = [
+        "import http.server, os",
+        "class H(http.server.BaseHTTPRequestHandler):",
+        "    def do_POST(self):",
+        "        self.rfile.read(int(self.headers['content-length'] or 0))",
+        "        print('got', self.headers['ce-id'], flush=True)",
+        "        self.send_response(202); self.end_headers()",
+        "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()",
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("server.py"), server).unwrap();
+    let manifest = format!(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: local\n  annotations:\n    fnmesh.dev/command: python3 {}/server.py\nspec:\n  template:\n    spec:\n      containers: [{{image: example.com/anything}}]\n",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("local.yaml"), manifest).unwrap();
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let port = free_port().to_string();
+    let mut run = Command::new(EXE)
+        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = fnmesh(&["send", "ksvc/local", "--id", "py-1", "--port", &port]);
+        if sent.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", text(&sent.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+    run.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.contains("local | got py-1"), "{stdout}");
+}
+
+#[test]
+fn help_shows_examples() {
+    let help = fnmesh(&["run", "--help"]);
+    let help = text(&help.stdout);
+    assert!(help.contains("fnmesh run flows/sequence --ping-now"), "{help}");
+    assert!(help.contains("--exit-after"), "{help}");
+    assert!(text(&fnmesh(&["send", "--help"]).stdout).contains("sequence/NAME, parallel/NAME, broker/NAME"));
+}
