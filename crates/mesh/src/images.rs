@@ -11,13 +11,14 @@ use serde::Deserialize;
 const BUILT_IN: &str = include_str!("../../../config/images.yaml");
 
 /// The functions fnmesh can run, by name.
-pub fn functions() -> [FunctionSpec; 5] {
+pub fn functions() -> [FunctionSpec; 6] {
     [
         fnmesh_appender::SPEC,
         fnmesh_event_display::SPEC,
         fnmesh_filter::SPEC,
         fnmesh_transformer::SPEC,
         fnmesh_switcher::SPEC,
+        fnmesh_state_machine::SPEC,
     ]
 }
 

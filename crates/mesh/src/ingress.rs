@@ -48,7 +48,14 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         })
         .map(full_host)
         .unwrap_or_default();
-    let path = request.uri().path().to_owned();
+    let mut path = request.uri().path().to_owned();
+    // `/.fnmesh/hosts/<host>/<path>` stands for `Host: <host>` and `<path>`: how
+    // `K_SINK` reaches in-cluster names from a function's own HTTP client.
+    let mut host = host;
+    if let Some(rest) = path.strip_prefix("/.fnmesh/hosts/") {
+        let (named, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        (host, path) = (full_host(named), format!("/{rest}"));
+    }
     if path == "/.fnmesh/objects" {
         return axum::Json(&ingress.objects).into_response();
     }
@@ -99,7 +106,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         }
     }
     if service.is_some() {
-        return proxy(&ingress, request).await;
+        return proxy(&ingress, &host, &path, request).await;
     }
     let mut known: Vec<String> = ingress.objects.iter().filter(|o| !o.url.is_empty()).map(|o| o.url.clone()).collect();
     known.sort();
@@ -130,13 +137,13 @@ async fn read_event(request: Request) -> Result<(fnmesh_runtime::Event, http::He
     }
 }
 
-async fn proxy(ingress: &Ingress, request: Request) -> Response {
+async fn proxy(ingress: &Ingress, host: &str, path: &str, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {BODY_LIMIT} bytes"));
     };
-    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let target = format!("http://{host}{}", parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let target = format!("http://{host}{path}{query}");
     let Ok(url) = url::Url::parse(&target) else { return error(StatusCode::BAD_REQUEST, "bad host") };
     let mut headers = parts.headers.clone();
     headers.remove(header::HOST);

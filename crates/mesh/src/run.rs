@@ -66,6 +66,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let mut services = Vec::new();
     let mut failures = Vec::new();
     for service in &plan.services {
+        let service = &with_reachable_sinks(service, ingress_addr);
         match workloads::start(service, &out, stopped.clone()).await {
             Ok(started) => {
                 routes.services.insert(service.host.clone(), started.addr);
@@ -98,6 +99,25 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, stopped.clone())));
     }
     Ok(Running { ingress: ingress_addr, mesh, stop, _services: services, tasks })
+}
+
+/// `K_SINK` (and the state machine runner's `EVENT_SINK`) as a SinkBinding injects them
+/// hold in-cluster addresses, which a function's own HTTP client cannot resolve here:
+/// they go through the ingress instead (`/.fnmesh/hosts/<host>/<path>`).
+fn with_reachable_sinks(service: &crate::plan::ServicePlan, ingress: SocketAddr) -> crate::plan::ServicePlan {
+    let mut service = service.clone();
+    for (name, value) in &mut service.env {
+        if !matches!(name.as_str(), "K_SINK" | "EVENT_SINK") {
+            continue;
+        }
+        let Ok(url) = url::Url::parse(value) else { continue };
+        let Some(host) = url.host_str() else { continue };
+        let full = crate::transport::full_host(host);
+        if full.ends_with(".svc.cluster.local") {
+            *value = format!("http://{ingress}/.fnmesh/hosts/{full}{}", &url[url::Position::BeforePath..]);
+        }
+    }
+    service
 }
 
 impl Running {

@@ -30,6 +30,10 @@ pub enum Error {
     /// The event is valid but the function refuses it for good (a business rule). `422`.
     #[error("{0}")]
     Unprocessable(String),
+    /// The event carries something it may not (a forged or unsigned state). `403`: the
+    /// same event fails the same way, so Knative does not retry it.
+    #[error("{0}")]
+    Forbidden(String),
     /// No route for this method; the allowed methods are given. `405`.
     #[error("method {method} is not allowed here; use {allow}")]
     MethodNotAllowed {
@@ -57,6 +61,7 @@ impl Error {
             Self::InvalidEvent(_) | Self::BadData(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,6 +110,7 @@ mod tests {
             (Error::PayloadTooLarge { limit: 3 }, 413),
             (Error::BadData("x".into()), 400),
             (Error::Unprocessable("x".into()), 422),
+            (Error::Forbidden("x".into()), 403),
             (Error::NotFound("/x".into()), 404),
             (Error::Unavailable("x".into()), 503),
             (Error::Internal("x".into()), 500),

@@ -1,0 +1,53 @@
+//! `state-machine`: a stateless state-transition function for knative-state's
+//! StateMachine definitions. The state travels in CloudEvent extensions, so any replica
+//! can take any event.
+//!
+//! An event is a transition request: its `type` is the event name, extension
+//! `statemachineid` the instance, `statemachinestate` the current state (absent: the
+//! initial state `""`; an event with neither gets a new instance id). The reply carries
+//! the new state:
+//!
+//! | extension | meaning |
+//! |---|---|
+//! | `statemachineid` | the instance id |
+//! | `statemachinestate` | the new state |
+//! | `statemachineprev` | the state before |
+//! | `statemachineevent` | the event that moved it |
+//! | `statemachinefinal` | `true` when the new state accepts no event |
+//! | `statemachinesig` | with `STATE_SECRET`: HMAC-SHA256 of (name, version, id, state), hex |
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `STATE_MACHINE` / `STATE_MACHINE_FILE` | — | the definition, inline or in a file (YAML or JSON, any shape of [`definition`]) |
+//! | `STATEMACHINE_DEF` / `STATEMACHINE_DEF_PATH`, `STATEMACHINE_NAME`, `STATEMACHINE_VERSION` | — | knative-state runner's settings, accepted as they are |
+//! | `STATE_REPLY` | `event` | `event`: a new `statemachine.state.change.event`; `input`: the input event with the new extensions |
+//! | `STATE_REJECT` | `error` | a refused event: `error` answers 422; `ignore` answers 200 with no event, as the runner does |
+//! | `STATE_SECRET` | unset | sign replies and refuse (403) events whose state is not signed |
+//! | `STATE_STORE` | `none` | `memory`: also keep instances, as the runner does (`GET /statemachines/{id}`) |
+//! | `K_SINK` / `EVENT_SINK` | unset | also send every transition there |
+
+pub mod definition;
+mod handler;
+mod signature;
+mod store;
+
+pub use handler::{Config, Machine, app};
+
+use fnmesh_runtime::{ConfigError, Console, Env, FunctionSpec, Router, ServeConfig};
+
+/// The state machine, for [`fnmesh_runtime::run_function`] and `fnmesh run`.
+pub const SPEC: FunctionSpec = FunctionSpec { name: "state-machine", launch };
+
+fn launch(env: &Env, _serve: &ServeConfig, console: Console) -> Result<Router, ConfigError> {
+    let machine = Machine::from_env(env)?.with_console(console.clone());
+    console.log(&format!(
+        "state machine {} {} ready: {} states",
+        machine.config.definition.name,
+        machine.config.definition.version,
+        machine.config.definition.states.len()
+    ));
+    Ok(app(machine))
+}
+
+#[cfg(test)]
+mod tests;
