@@ -40,12 +40,9 @@ pub const SPEC: FunctionSpec = FunctionSpec { name: "state-machine", launch };
 
 fn launch(env: &Env, _serve: &ServeConfig, console: Console) -> Result<Router, ConfigError> {
     let machine = Machine::from_env(env)?.with_console(console.clone());
-    console.log(&format!(
-        "state machine {} {} ready: {} states",
-        machine.config.definition.name,
-        machine.config.definition.version,
-        machine.config.definition.states.len()
-    ));
+    let definition = &machine.config.definition;
+    let version = if definition.version.is_empty() { String::new() } else { format!(" {}", definition.version) };
+    console.log(&format!("state machine {}{version} ready: {} states", definition.name, definition.states.len()));
     Ok(app(machine))
 }
 
