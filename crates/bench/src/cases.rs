@@ -13,7 +13,7 @@ use crate::{Settings, cpu};
 
 /// The one event every case gets: every filter passes it (an even minute, `myext=yes`,
 /// an item with id 2).
-fn event_headers() -> HeaderMap {
+pub(crate) fn event_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in [
         ("ce-specversion", "1.0"),
@@ -81,7 +81,7 @@ const CASES: &[Case] = &[
     Case { name: "node-bare-filter-js", program: Program::Node("bare.js"), env: &[("FILTER", JS_FILTER)] },
 ];
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
 }
 

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::process::{Child, Command};
 
 use crate::Settings;
+use crate::cases::free_port;
 
 const SEQUENCE_HOST: &str = "sequence-kn-sequence-0-kn-channel.default.svc.cluster.local";
 
@@ -18,10 +19,6 @@ fn binary(name: &str) -> Result<std::path::PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let path = exe.parent().map(|d| d.join(name)).ok_or("no directory")?;
     if path.is_file() { Ok(path) } else { Err(format!("{} is not built (hack/bench builds it)", path.display())) }
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 async fn wait_ready(url: &str) -> Result<(), String> {
@@ -35,18 +32,9 @@ async fn wait_ready(url: &str) -> Result<(), String> {
     Err(format!("{url} did not answer within 4s"))
 }
 
+/// The benchmark's event, with the appender's data.
 fn event() -> (HeaderMap, &'static str) {
-    let mut headers = HeaderMap::new();
-    for (name, value) in [
-        ("ce-specversion", "1.0"),
-        ("ce-id", "bench-1"),
-        ("ce-source", "/bench"),
-        ("ce-type", "bench.event"),
-        ("content-type", "application/json"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    (headers, r#"{"id":0,"message":"hello"}"#)
+    (crate::cases::event_headers(), r#"{"id":0,"message":"hello"}"#)
 }
 
 /// Latencies of `one()` called `settings.events` times at most, for `settings.seconds` at most.
