@@ -245,18 +245,18 @@ metadata: {name: half}
 ";
     let err = TestMesh::from_yaml(yaml).await.unwrap_err();
     let expected = [
-        "document 1 (Sequence s): spec.steps[0].ref: no Service missing in namespace default (serving.knative.dev/v1)",
-        "document 1 (Sequence s): spec.steps[1].uri: \"not-a-url\" is not an absolute URL",
-        "document 1 (Sequence s): spec.steps[1].delivery.backoffDelay: \"soon\" is not an ISO-8601 duration",
-        "document 1 (Sequence s): spec.steps[1].delivery.retry: -1 is negative",
-        "document 2 (Service web): spec.template.spec.containers[0].image: no fnmesh function runs image \"nginx:1.27\"",
-        "document 3 (Trigger t): spec.broker: no Broker nosuch in namespace default",
-        "document 4 (Job j): kind: batch/v1 Job is not something fnmesh run emulates",
-        "document 5 (Sequence half): apiVersion: required",
+        "doc 1 (Sequence s): spec.steps[0].ref: no Service missing in namespace default (serving.knative.dev/v1)",
+        "doc 1 (Sequence s): spec.steps[1].uri: \"not-a-url\" is not an absolute URL",
+        "doc 1 (Sequence s): spec.steps[1].delivery.backoffDelay: \"soon\" is not an ISO-8601 duration",
+        "doc 1 (Sequence s): spec.steps[1].delivery.retry: -1 is negative",
+        "doc 2 (Service web): spec.template.spec.containers[0].image: no fnmesh function runs image \"nginx:1.27\"",
+        "doc 3 (Trigger t): spec.broker: no Broker nosuch in namespace default",
+        "doc 4 (Job j): kind: batch/v1 Job is not something fnmesh run emulates",
+        "doc 5 (Sequence half): apiVersion: required",
     ];
     for line in expected {
         assert!(err.contains(line), "missing {line:?} in:\n{err}");
     }
     assert!(err.starts_with("8 problems in the manifests:"), "{err}");
-    assert!(err.contains("manifests.yaml: document 1"), "names the file: {err}");
+    assert!(err.contains("manifests.yaml:doc 1"), "names the file: {err}");
 }

@@ -56,6 +56,22 @@ Then, from another terminal:
         #[arg(long, default_value = "auto")]
         color: String,
     },
+    /// Check manifests as `fnmesh run` does before it starts, without running anything.
+    #[command(after_help = "Checks the typed Knative model (unknown fields too), the rules Knative's webhooks
+enforce (required fields, data xor dataBase64, cron, ref or uri), and refs within the set.
+Examples:
+  fnmesh validate flows/
+  fnmesh validate my-app/ --schemas crds/      # also against CRDs from your cluster:
+                                               # kubectl get crd sequences.flows.knative.dev -o yaml > crds/sequence.yaml")]
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// A folder of CustomResourceDefinition YAML to check against as well.
+        #[arg(long)]
+        schemas: Option<PathBuf>,
+    },
     /// Post a CloudEvent to a running `fnmesh run` and print the answer.
     #[command(after_help = "TARGET: sequence/NAME, parallel/NAME, broker/NAME, channel/NAME, ksvc/NAME, or a URL.
 Examples:
@@ -118,6 +134,16 @@ fn main() -> ExitCode {
                 report(client::send(&args).await)
             }
             Command::Get { kind, port } => report(client::get(kind.as_deref(), port).await),
+            Command::Validate { paths, namespace, schemas } => {
+                report(fnmesh_mesh::validate::validate(&paths, &namespace, schemas.as_deref()).map(|checked| {
+                    let against = if checked.against_schemas > 0 {
+                        format!(", {} against CRD schemas", checked.against_schemas)
+                    } else {
+                        String::new()
+                    };
+                    format!("{} document(s) valid{against}\n", checked.documents)
+                }))
+            }
         }
     })
 }

@@ -1,6 +1,7 @@
-//! The Knative API objects fnmesh runs, typed with upstream field names. Only the
-//! fields fnmesh acts on are modelled; others are accepted and ignored, as a cluster
-//! would keep them.
+//! The Knative API objects fnmesh runs, typed with the upstream field names and types
+//! (the `spec` of each eventing CRD in full; of a Knative Service, what fnmesh reads).
+//! Fields outside the model are reported by [`crate::unknown`], except where the
+//! upstream schema preserves unknown fields (`delivery`, `channelTemplate.spec`, ...).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,12 @@ pub struct Destination {
     pub reference: Option<KRef>,
     #[serde(default)]
     pub uri: Option<String>,
+    /// TLS roots for an https `uri` (not used locally).
+    #[serde(rename = "CACerts", default)]
+    pub ca_certs: Option<String>,
+    /// OIDC audience (not used locally).
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// `delivery:` (eventingduckv1.DeliverySpec).
@@ -42,6 +49,9 @@ pub struct DeliverySpec {
     pub backoff_delay: Option<String>,
     #[serde(default)]
     pub retry_after_max: Option<String>,
+    /// `binary` or `json` (triggers).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// `channelTemplate:` of a Sequence, a Parallel or a Channel.
@@ -72,12 +82,31 @@ pub struct SequenceSpec {
     pub reply: Option<Destination>,
 }
 
+/// A step: a Destination with its own delivery (written out, not flattened, so that
+/// unknown fields are seen).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SequenceStep {
-    #[serde(flatten)]
-    pub destination: Destination,
+    #[serde(rename = "ref", default)]
+    pub reference: Option<KRef>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(rename = "CACerts", default)]
+    pub ca_certs: Option<String>,
+    #[serde(default)]
+    pub audience: Option<String>,
     #[serde(default)]
     pub delivery: Option<DeliverySpec>,
+}
+
+impl SequenceStep {
+    pub fn destination(&self) -> Destination {
+        Destination {
+            reference: self.reference.clone(),
+            uri: self.uri.clone(),
+            ca_certs: self.ca_certs.clone(),
+            audience: self.audience.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +138,48 @@ pub struct ChannelSpec {
     pub channel_template: Option<ChannelTemplate>,
     #[serde(default)]
     pub delivery: Option<DeliverySpec>,
+    /// Written by the Subscription controller on a cluster; fnmesh reads Subscriptions.
+    #[serde(default)]
+    pub subscribers: Option<Vec<ChannelSubscriber>>,
+}
+
+/// `spec.subscribers[]` of a channel (`eventingduckv1.SubscriberSpec`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelSubscriber {
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub generation: Option<i64>,
+    #[serde(default)]
+    pub subscriber_uri: Option<String>,
+    #[serde(rename = "subscriberCACerts", default)]
+    pub subscriber_ca_certs: Option<String>,
+    #[serde(default)]
+    pub subscriber_audience: Option<String>,
+    #[serde(default)]
+    pub reply_uri: Option<String>,
+    #[serde(rename = "replyCACerts", default)]
+    pub reply_ca_certs: Option<String>,
+    #[serde(default)]
+    pub reply_audience: Option<String>,
+    #[serde(default)]
+    pub delivery: Option<DeliverySpec>,
+    #[serde(default)]
+    pub auth: Option<SubscriberAuth>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberAuth {
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    #[serde(default)]
+    pub service_account_names: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,13 +222,33 @@ pub struct CeOverrides {
 
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct BrokerSpec {
+    /// The broker class's configuration (a ConfigMap, usually).
+    #[serde(default)]
+    pub config: Option<BrokerConfig>,
     #[serde(default)]
     pub delivery: Option<DeliverySpec>,
 }
 
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerConfig {
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TriggerSpec {
     pub broker: String,
+    /// A broker by reference (a newer form; fnmesh uses `broker`).
+    #[serde(default)]
+    pub broker_ref: Option<KRef>,
     #[serde(default)]
     pub filter: Option<TriggerFilter>,
     #[serde(default)]
@@ -175,7 +266,6 @@ pub struct TriggerFilter {
 
 /// One of the CloudEvents Subscriptions API filter dialects; exactly one is set.
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct SubscriptionsApiFilter {
     #[serde(default)]
     pub exact: Option<BTreeMap<String, String>>,

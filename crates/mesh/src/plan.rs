@@ -116,7 +116,9 @@ struct Planner<'a> {
 }
 
 /// Plans `documents`; every problem is reported at once, after those already `found`.
-pub fn plan(documents: &[Document], images: &Images, found: Problems) -> Result<Plan, Problems> {
+/// Without `images` (`fnmesh validate`), images are not resolved and no service is
+/// planned: a cluster runs any image.
+pub fn plan(documents: &[Document], images: Option<&Images>, found: Problems) -> Result<Plan, Problems> {
     let mut planner = Planner {
         documents,
         index: HashMap::new(),
@@ -181,7 +183,14 @@ impl Planner<'_> {
         self.plan.objects.push(ObjectRow { kind: kind.into(), namespace: namespace.into(), name: name.into(), url });
     }
 
-    fn document(&mut self, doc: &Document, images: &Images) {
+    fn document(&mut self, doc: &Document, images: Option<&Images>) {
+        if let Some(spec) = doc.value.get("spec")
+            && let Some(unknown) = crate::unknown::unknown_fields(doc.group(), &doc.kind, spec)
+        {
+            for path in unknown {
+                self.problems.add(&doc.place, path, "unknown field (not in the Knative API)");
+            }
+        }
         let address = address::address(doc.group(), &doc.kind, &doc.namespace, &doc.name);
         match (doc.group(), doc.kind.as_str()) {
             ("serving.knative.dev", "Service") => {
@@ -327,13 +336,21 @@ impl Planner<'_> {
         }
     }
 
-    fn workload(&mut self, doc: &Document, metadata: &Metadata, template: &PodTemplate, images: &Images, name: &str) {
+    fn workload(
+        &mut self,
+        doc: &Document,
+        metadata: &Metadata,
+        template: &PodTemplate,
+        images: Option<&Images>,
+        name: &str,
+    ) {
         let command =
             metadata.annotations.get(COMMAND_ANNOTATION).or(template.metadata.annotations.get(COMMAND_ANNOTATION));
         let Some(container) = template.spec.containers.first() else {
             self.problems.add(&doc.place, "spec.template.spec.containers", "at least one container is required");
             return;
         };
+        let Some(images) = images else { return };
         let run = match command {
             Some(command) => Workload::Command(command.clone()),
             None => match images.resolve(&container.image) {
@@ -354,7 +371,7 @@ impl Planner<'_> {
         });
     }
 
-    fn core_service(&mut self, doc: &Document, images: &Images) {
+    fn core_service(&mut self, doc: &Document, images: Option<&Images>) {
         let Some(spec) = self.spec::<CoreServiceSpec>(doc) else { return };
         if spec.selector.is_empty() {
             self.problems.add(
@@ -460,7 +477,7 @@ impl Planner<'_> {
         let reply = spec.reply.as_ref().and_then(|d| self.destination(doc, "spec.reply", d));
         let n = spec.steps.len();
         for (i, step) in spec.steps.iter().enumerate() {
-            let subscriber = self.destination(doc, &format!("spec.steps[{i}]"), &step.destination);
+            let subscriber = self.destination(doc, &format!("spec.steps[{i}]"), &step.destination());
             let delivery = match &step.delivery {
                 Some(d) => self.delivery(doc, &format!("spec.steps[{i}].delivery"), Some(d)),
                 None => self.delivery(doc, "spec.channelTemplate.spec.delivery", template_delivery.as_ref()),

@@ -31,7 +31,7 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.place.file.display())?;
         if self.place.document > 0 {
-            write!(f, ": document {}", self.place.document)?;
+            write!(f, ":doc {}", self.place.document)?;
         }
         if let Some(object) = &self.place.object {
             write!(f, " ({object})")?;

@@ -55,7 +55,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let started = Instant::now();
     let images = Images::load(&options.images).map_err(StartError::Other)?;
     let (documents, problems) = crate::manifest::load(&options.paths, &options.namespace);
-    let plan = crate::plan::plan(&documents, &images, problems)?;
+    let plan = crate::plan::plan(&documents, Some(&images), problems)?;
     let listener = TcpListener::bind(("127.0.0.1", options.port))
         .await
         .map_err(|e| StartError::Other(format!("cannot listen on 127.0.0.1:{}: {e}", options.port)))?;

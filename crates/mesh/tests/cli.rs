@@ -99,12 +99,12 @@ fn bad_manifests_exit_1_with_every_problem() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("fnmesh: 3 problems in the manifests:"), "{stderr}");
-    assert!(stderr.contains("bad.yaml: document 2: apiVersion: required"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:doc 2: apiVersion: required"), "{stderr}");
     assert!(
-        stderr.contains("bad.yaml: document 1 (Sequence s): spec.steps[0].uri: \"/relative\" is not an absolute URL"),
+        stderr.contains("bad.yaml:doc 1 (Sequence s): spec.steps[0].uri: \"/relative\" is not an absolute URL"),
         "{stderr}"
     );
-    assert!(stderr.contains("bad.yaml: document 2: metadata.name: required"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:doc 2: metadata.name: required"), "{stderr}");
     let missing = fnmesh(&["run", "no/such/folder"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("no/such/folder: cannot read"), "{}", text(&missing.stderr));

@@ -1,0 +1,219 @@
+//! `fnmesh validate`: every flow and docs sample is valid; each rule catches what it
+//! should, with the file, document and field path; and the typed model accepts and
+//! rejects what the upstream CRD schemas (read in place from `../shared/knative/crds/`)
+//! accept and reject.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use std::path::{Path, PathBuf};
+
+use fnmesh_mesh::schemas::Schemas;
+use fnmesh_mesh::unknown::fits_model;
+use fnmesh_mesh::validate::validate;
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared(path: &str) -> Option<PathBuf> {
+    let dir = repo().join("../shared").join(path);
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn every_flow_validates() {
+    let crds = shared("knative/crds");
+    for flow in std::fs::read_dir(repo().join("flows")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let checked = validate(std::slice::from_ref(&flow), "default", crds.as_deref())
+            .unwrap_or_else(|e| panic!("{}: {e}", flow.display()));
+        assert!(checked.documents >= 3, "{}", flow.display());
+        if crds.is_some() {
+            assert!(checked.against_schemas >= 3, "{}: {checked:?}", flow.display());
+        }
+    }
+}
+
+#[test]
+fn the_docs_samples_validate_against_the_upstream_schemas() {
+    let (Some(samples), Some(crds)) = (shared("knative/samples"), shared("knative/crds")) else {
+        eprintln!("skipped: ../shared/knative/{{samples,crds}} are not here (development machine only)");
+        return;
+    };
+    for example in [
+        "sequence-terminal-",
+        "sequence-reply-to-event-display-",
+        "sequence-reply-to-sequence-",
+        "sequence-with-broker-trigger-",
+        "parallel-multiple-branches-",
+        "parallel-mutual-exclusivity-",
+    ] {
+        let files: Vec<PathBuf> = std::fs::read_dir(&samples)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(example))
+            .collect();
+        let checked = validate(&files, "default", Some(&crds)).unwrap_or_else(|e| panic!("{example}: {e}"));
+        assert_eq!(checked.against_schemas, checked.documents, "{example}: every document has a schema");
+    }
+}
+
+/// One broken manifest per rule, and what the report must say about it.
+const BROKEN: &[(&str, &str, &str)] = &[
+    (
+        "unknown field",
+        "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\nspec:\n  steps: [{uri: 'http://x', subscirber: y}]\n",
+        ":doc 1 (Sequence s): spec.steps[0].subscirber: unknown field (not in the Knative API)",
+    ),
+    (
+        "Sequence.spec.steps",
+        "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\nspec: {}\n",
+        ":doc 1 (Sequence s): spec: missing field `steps`",
+    ),
+    (
+        "Trigger.spec.broker",
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec:\n  subscriber: {uri: 'http://x'}\n",
+        ":doc 1 (Trigger t): spec: missing field `broker`",
+    ),
+    (
+        "data xor dataBase64",
+        "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  schedule: '* * * * *'\n  data: a\n  dataBase64: YQ==\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (PingSource p): spec.dataBase64: set data or dataBase64, not both",
+    ),
+    (
+        "cron",
+        "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  schedule: '61 * * * *'\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (PingSource p): spec.schedule: \"61 * * * *\" is not a cron schedule",
+    ),
+    (
+        "ref or uri",
+        "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  schedule: '* * * * *'\n  sink: {}\n",
+        ":doc 1 (PingSource p): spec.sink: set ref or uri",
+    ),
+    (
+        "resolvable ref",
+        "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\nspec:\n  steps: [{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: gone}}]\n",
+        ":doc 1 (Sequence s): spec.steps[0].ref: no Service gone in namespace default",
+    ),
+    (
+        "wrong type",
+        "apiVersion: messaging.knative.dev/v1\nkind: Subscription\nmetadata: {name: s}\nspec:\n  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c}\n  delivery: {retry: many}\n",
+        ":doc 1 (Subscription s): spec.delivery.retry: invalid type: string \"many\", expected i32",
+    ),
+    (
+        "duplicate name",
+        "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\n---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\n",
+        ":doc 2 (Broker b): metadata.name: Broker b is defined twice",
+    ),
+    ("malformed YAML", "apiVersion: v1\nkind: [\n", ":doc 1: not valid YAML"),
+    (
+        "unknown kind",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n",
+        ":doc 1 (Job j): kind: batch/v1 Job is not something fnmesh run emulates",
+    ),
+];
+
+#[test]
+fn each_rule_reports_file_document_and_path() {
+    for (rule, yaml, expected) in BROKEN {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("broken.yaml"), yaml).unwrap();
+        let err = validate(&[dir.path().to_owned()], "default", None).unwrap_err();
+        assert!(err.contains(&format!("broken.yaml{expected}")), "{rule}: expected {expected:?} in\n{err}");
+    }
+}
+
+/// What each CRD's `spec` may look like, and mutants that a cluster would refuse (or
+/// keep, where the schema preserves unknown fields).
+fn specs(kind: &str) -> Vec<Value> {
+    let destination = json!({"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "s"}});
+    match kind {
+        "Sequence" => vec![
+            json!({"steps": [destination, {"uri": "http://x", "delivery": {"retry": 2, "backoffPolicy": "linear", "backoffDelay": "PT1S"}}], "reply": destination}),
+            json!({"channelTemplate": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "spec": {"anything": 1}}, "steps": [destination]}),
+        ],
+        "Parallel" => vec![
+            json!({"branches": [{"filter": destination, "subscriber": {"uri": "http://x", "CACerts": "pem", "audience": "a"}, "reply": destination}], "reply": destination}),
+        ],
+        "PingSource" => vec![
+            json!({"schedule": "* * * * *", "timezone": "Europe/Paris", "contentType": "text/plain", "data": "x", "sink": destination, "ceOverrides": {"extensions": {"a": "b"}}}),
+            json!({"schedule": "* * * * *", "dataBase64": "YQ==", "sink": destination}),
+        ],
+        "Broker" => vec![
+            json!({}),
+            json!({"config": {"apiVersion": "v1", "kind": "ConfigMap", "name": "c"}, "delivery": {"retry": 1, "deadLetterSink": destination}}),
+        ],
+        "Trigger" => vec![
+            json!({"broker": "b", "subscriber": destination, "filter": {"attributes": {"type": "t"}}}),
+            json!({"broker": "b", "subscriber": destination, "filters": [{"exact": {"type": "t"}}, {"not": {"cesql": "x = 1"}}, {"any": [{"prefix": {"a": "b"}}]}], "delivery": {"format": "json"}}),
+        ],
+        "Subscription" => vec![
+            json!({"channel": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "name": "c"}, "subscriber": destination, "reply": {"uri": "http://x"}, "delivery": {"retry": 3}}),
+        ],
+        "InMemoryChannel" | "Channel" => vec![json!({}), json!({"delivery": {"retry": 1}})],
+        _ => vec![],
+    }
+}
+
+fn mutants(spec: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut unknown = spec.clone();
+    unknown["bogus"] = json!(1);
+    out.push(("an unknown field in spec".to_owned(), unknown));
+    for (key, value) in spec.as_object().into_iter().flatten() {
+        let mut wrong = spec.clone();
+        wrong[key] = if value.is_string() { json!(5) } else { json!("text") };
+        out.push((format!("{key} of the wrong type"), wrong));
+        if let Some(inner) = value.as_object()
+            && !inner.is_empty()
+        {
+            let mut nested = spec.clone();
+            nested[key]["bogus"] = json!(true);
+            out.push((format!("an unknown field in {key}"), nested));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
+    let Some(crds) = shared("knative/crds") else {
+        eprintln!("skipped: ../shared/knative/crds is not here (development machine only)");
+        return;
+    };
+    let schemas = Schemas::load(&crds).unwrap();
+    let kinds = [
+        ("flows.knative.dev", "Sequence", "v1"),
+        ("flows.knative.dev", "Parallel", "v1"),
+        ("sources.knative.dev", "PingSource", "v1"),
+        ("sources.knative.dev", "PingSource", "v1beta2"),
+        ("eventing.knative.dev", "Broker", "v1"),
+        ("eventing.knative.dev", "Trigger", "v1"),
+        ("messaging.knative.dev", "Subscription", "v1"),
+        ("messaging.knative.dev", "InMemoryChannel", "v1"),
+        ("messaging.knative.dev", "Channel", "v1"),
+    ];
+    let (mut compared, mut disagreements) = (0, Vec::new());
+    for (group, kind, version) in kinds {
+        for spec in specs(kind) {
+            let mut cases = vec![("as written".to_owned(), spec.clone())];
+            cases.extend(mutants(&spec));
+            for (what, case) in cases {
+                let yaml: serde_yaml_ng::Value = serde_json::from_value(case.clone()).unwrap();
+                let ours = fits_model(group, kind, &yaml).unwrap();
+                let upstream = schemas.spec_is_valid(group, kind, version, &case).unwrap();
+                compared += 1;
+                if ours.is_ok() != upstream {
+                    disagreements
+                        .push(format!("{kind} {version}, {what}: schema {upstream}, model {ours:?}\n  {case}"));
+                }
+            }
+        }
+    }
+    assert!(compared > 60, "{compared} cases");
+    assert!(
+        disagreements.is_empty(),
+        "{} of {compared} cases disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
