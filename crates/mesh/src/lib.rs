@@ -16,6 +16,7 @@ pub mod client;
 pub mod deliver;
 pub mod delivery;
 pub mod filters;
+pub mod graph;
 pub mod images;
 pub mod ingress;
 pub mod manifest;

@@ -72,6 +72,20 @@ Examples:
         #[arg(long)]
         schemas: Option<PathBuf>,
     },
+    /// Draw the flow: sources, flows, brokers and channels, subscribers, replies; dead letters dashed.
+    #[command(after_help = "Examples:
+  fnmesh graph flows/sequence                   # Mermaid, for a README
+  fnmesh graph flows/saga --format svg > saga.svg
+  fnmesh graph flows/parallel --format dot | dot -Tpng > parallel.png")]
+    Graph {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// mermaid, dot or svg.
+        #[arg(long, default_value = "mermaid")]
+        format: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
     /// Post a CloudEvent to a running `fnmesh run` and print the answer.
     #[command(after_help = "TARGET: sequence/NAME, parallel/NAME, broker/NAME, channel/NAME, ksvc/NAME, or a URL.
 Examples:
@@ -134,6 +148,19 @@ fn main() -> ExitCode {
                 report(client::send(&args).await)
             }
             Command::Get { kind, port } => report(client::get(kind.as_deref(), port).await),
+            Command::Graph { paths, format, namespace } => {
+                let (documents, problems) = fnmesh_mesh::manifest::load(&paths, &namespace);
+                if !problems.is_empty() {
+                    return fail(&problems.to_string());
+                }
+                let graph = fnmesh_mesh::graph::Graph::of(&documents);
+                report(match format.as_str() {
+                    "mermaid" => Ok(graph.mermaid()),
+                    "dot" => Ok(graph.dot()),
+                    "svg" => graph.svg(),
+                    other => Err(format!("--format {other}: write mermaid, dot or svg")),
+                })
+            }
             Command::Validate { paths, namespace, schemas } => {
                 report(fnmesh_mesh::validate::validate(&paths, &namespace, schemas.as_deref()).map(|checked| {
                     let against = if checked.against_schemas > 0 {

@@ -1,0 +1,296 @@
+//! `fnmesh graph`: the flow as a diagram, at the level of the manifests' objects:
+//! sources -> flows, channels and brokers -> filters and subscribers -> replies, with
+//! dead letter sinks dashed. Mermaid (for READMEs), DOT, or SVG laid out in-process
+//! (layout-rs, no external program).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::manifest::{Document, group_of};
+use crate::model::*;
+
+/// A node: its id (`ksvc/first`), label, and shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    label: String,
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Source,
+    Flow,
+    Hub,
+    Service,
+    Uri,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Edge {
+    from: String,
+    to: String,
+    label: String,
+    dashed: bool,
+}
+
+/// A flow's diagram.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    nodes: BTreeMap<String, Node>,
+    edges: Vec<Edge>,
+}
+
+fn short_kind(group: &str, kind: &str) -> String {
+    match (group, kind) {
+        ("serving.knative.dev", "Service") => "ksvc".into(),
+        ("", "Service") => "service".into(),
+        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => "channel".into(),
+        (_, kind) => kind.to_ascii_lowercase(),
+    }
+}
+
+fn shape(kind: &str) -> Shape {
+    match kind {
+        "pingsource" => Shape::Source,
+        "sequence" | "parallel" => Shape::Flow,
+        "broker" | "channel" => Shape::Hub,
+        _ => Shape::Service,
+    }
+}
+
+impl Graph {
+    fn node(&mut self, id: &str, shape: Shape) -> String {
+        self.nodes.entry(id.to_owned()).or_insert_with(|| Node { label: id.to_owned(), shape });
+        id.to_owned()
+    }
+
+    fn edge(&mut self, from: &str, to: &str, label: impl Into<String>, dashed: bool) {
+        self.edges.push(Edge { from: from.to_owned(), to: to.to_owned(), label: label.into(), dashed });
+    }
+
+    /// The node a destination points to.
+    fn target(&mut self, destination: &Destination, namespace: &str) -> Option<String> {
+        match (&destination.reference, &destination.uri) {
+            (Some(r), uri) => {
+                let kind = short_kind(group_of(&r.api_version), &r.kind);
+                let ns =
+                    r.namespace.as_deref().filter(|n| *n != namespace).map(|n| format!("{n}/")).unwrap_or_default();
+                let id = format!("{kind}/{ns}{}{}", r.name, uri.as_deref().unwrap_or_default());
+                Some(self.node(&id, shape(&kind)))
+            }
+            (None, Some(uri)) => Some(self.node(uri, Shape::Uri)),
+            (None, None) => None,
+        }
+    }
+
+    fn dead_letter(&mut self, from: &str, delivery: Option<&DeliverySpec>, namespace: &str) {
+        if let Some(sink) = delivery.and_then(|d| d.dead_letter_sink.as_ref())
+            && let Some(to) = self.target(sink, namespace)
+        {
+            self.edge(from, &to, "dead letter", true);
+        }
+    }
+
+    /// The diagram of `documents` (those that do not parse are left out: validate first).
+    pub fn of(documents: &[Document]) -> Self {
+        let mut g = Self::default();
+        for doc in documents {
+            let kind = short_kind(doc.group(), &doc.kind);
+            let ns = doc.namespace.as_str();
+            let spec = doc.value.get("spec").cloned().unwrap_or(crate::yaml::Value::Null);
+            let id = format!("{kind}/{}", doc.name);
+            match (doc.group(), doc.kind.as_str()) {
+                ("sources.knative.dev", "PingSource") => {
+                    let Ok(spec) = crate::yaml::typed::<PingSourceSpec>(&spec) else { continue };
+                    let me = g.node(&id, Shape::Source);
+                    if let Some(to) = g.target(&spec.sink, ns) {
+                        g.edge(&me, &to, spec.schedule, false);
+                    }
+                }
+                ("flows.knative.dev", "Sequence") => {
+                    let Ok(spec) = crate::yaml::typed::<SequenceSpec>(&spec) else { continue };
+                    let mut from = g.node(&id, Shape::Flow);
+                    for (i, step) in spec.steps.iter().enumerate() {
+                        let Some(to) = g.target(&step.destination(), ns) else { continue };
+                        g.edge(&from, &to, format!("step {i}"), false);
+                        g.dead_letter(&to, step.delivery.as_ref(), ns);
+                        from = to;
+                    }
+                    if let Some(reply) = spec.reply.as_ref().and_then(|r| g.target(r, ns)) {
+                        g.edge(&from, &reply, "reply", false);
+                    }
+                }
+                ("flows.knative.dev", "Parallel") => {
+                    let Ok(spec) = crate::yaml::typed::<ParallelSpec>(&spec) else { continue };
+                    let me = g.node(&id, Shape::Flow);
+                    for (i, branch) in spec.branches.iter().enumerate() {
+                        let mut from = me.clone();
+                        if let Some(filter) = branch.filter.as_ref().and_then(|f| g.target(f, ns)) {
+                            g.edge(&from, &filter, format!("branch {i} filter"), false);
+                            from = filter;
+                        }
+                        let Some(subscriber) = g.target(&branch.subscriber, ns) else { continue };
+                        g.edge(&from, &subscriber, format!("branch {i}"), false);
+                        g.dead_letter(&subscriber, branch.delivery.as_ref(), ns);
+                        if let Some(reply) = branch.reply.as_ref().or(spec.reply.as_ref()).and_then(|r| g.target(r, ns))
+                        {
+                            g.edge(&subscriber, &reply, "reply", false);
+                        }
+                    }
+                }
+                ("eventing.knative.dev", "Broker") => {
+                    g.node(&id, Shape::Hub);
+                }
+                ("eventing.knative.dev", "Trigger") => {
+                    let Ok(spec) = crate::yaml::typed::<TriggerSpec>(&spec) else { continue };
+                    let broker = g.node(&format!("broker/{}", spec.broker), Shape::Hub);
+                    let Some(to) = g.target(&spec.subscriber, ns) else { continue };
+                    g.edge(&broker, &to, format!("{}: {}", doc.name, filter_label(&spec)), false);
+                    g.dead_letter(&to, spec.delivery.as_ref(), ns);
+                }
+                ("messaging.knative.dev", "Subscription") => {
+                    let Ok(spec) = crate::yaml::typed::<SubscriptionSpec>(&spec) else { continue };
+                    let channel = g.node(&format!("channel/{}", spec.channel.name), Shape::Hub);
+                    let Some(to) = spec.subscriber.as_ref().and_then(|s| g.target(s, ns)) else { continue };
+                    g.edge(&channel, &to, doc.name.clone(), false);
+                    g.dead_letter(&to, spec.delivery.as_ref(), ns);
+                    if let Some(reply) = spec.reply.as_ref().and_then(|r| g.target(r, ns)) {
+                        g.edge(&to, &reply, "reply", false);
+                    }
+                }
+                ("messaging.knative.dev", _) => {
+                    g.node(&id, Shape::Hub);
+                }
+                ("serving.knative.dev", "Service") | ("", "Service") => {
+                    g.node(&id, Shape::Service);
+                }
+                _ => {}
+            }
+        }
+        g
+    }
+
+    /// Mermaid `flowchart LR`.
+    pub fn mermaid(&self) -> String {
+        let id = |name: &str| name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        let mut out = String::from("flowchart LR\n");
+        for (name, node) in &self.nodes {
+            let label = node.label.replace('"', "'");
+            let (open, close) = match node.shape {
+                Shape::Source => (">\"", "\"]"),
+                Shape::Flow => ("([\"", "\"])"),
+                Shape::Hub => ("{{\"", "\"}}"),
+                Shape::Service => ("[\"", "\"]"),
+                Shape::Uri => ("[/\"", "\"/]"),
+            };
+            let _ = writeln!(out, "  {}{open}{label}{close}", id(name));
+        }
+        for edge in &self.edges {
+            let label = edge.label.replace('"', "'");
+            let arrow = if edge.dashed { format!("-. \"{label}\" .->") } else { format!("-- \"{label}\" -->") };
+            let _ = writeln!(out, "  {} {arrow} {}", id(&edge.from), id(&edge.to));
+        }
+        out
+    }
+
+    /// Graphviz DOT.
+    pub fn dot(&self) -> String {
+        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut out = String::from("digraph flow {\n  rankdir=LR;\n");
+        for (name, node) in &self.nodes {
+            let shape = match node.shape {
+                Shape::Source => "cds",
+                Shape::Flow => "box",
+                Shape::Hub => "hexagon",
+                Shape::Service => "box",
+                Shape::Uri => "note",
+            };
+            let _ = writeln!(out, "  {} [label={}, shape={shape}];", quote(name), quote(&node.label));
+        }
+        for edge in &self.edges {
+            let style = if edge.dashed { ", style=dashed" } else { "" };
+            let _ =
+                writeln!(out, "  {} -> {} [label={}{style}];", quote(&edge.from), quote(&edge.to), quote(&edge.label));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// SVG, laid out in this process.
+    pub fn svg(&self) -> Result<String, String> {
+        use layout::backends::svg::SVGWriter;
+        use layout::gv::{DotParser, GraphBuilder};
+        let dot = self.dot();
+        let mut parser = DotParser::new(&dot);
+        let graph = parser.process().map_err(|e| format!("cannot lay out the graph: {e}"))?;
+        let mut builder = GraphBuilder::new();
+        builder.visit_graph(&graph);
+        let mut visual = builder.get();
+        let mut svg = SVGWriter::new();
+        visual.do_it(false, false, false, &mut svg);
+        Ok(svg.finalize())
+    }
+}
+
+fn filter_label(spec: &TriggerSpec) -> String {
+    if let Some(filters) = &spec.filters {
+        let parts: Vec<String> = filters
+            .iter()
+            .map(|f| {
+                if let Some(sql) = &f.cesql {
+                    sql.clone()
+                } else if let Some(map) = f.exact.as_ref().or(f.prefix.as_ref()).or(f.suffix.as_ref()) {
+                    map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                } else {
+                    "any/all/not".into()
+                }
+            })
+            .collect();
+        return parts.join(" AND ");
+    }
+    match &spec.filter {
+        Some(filter) if !filter.attributes.is_empty() => filter
+            .attributes
+            .iter()
+            .map(|(k, v)| if v.is_empty() { format!("{k} present") } else { format!("{k}={v}") })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "all events".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(yaml: &str) -> Graph {
+        let dir = tempfile_dir();
+        std::fs::write(dir.join("g.yaml"), yaml).unwrap();
+        let (documents, problems) = crate::manifest::load(&[dir.clone()], "default");
+        assert!(problems.is_empty(), "{problems}");
+        let _ = std::fs::remove_dir_all(&dir);
+        Graph::of(&documents)
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("fnmesh-graph-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn sequences_chain_steps_and_dead_letters_are_dashed() {
+        let g = graph(
+            "apiVersion: flows.knative.dev/v1\nkind: Sequence\nmetadata: {name: s}\nspec:\n  steps:\n  - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: a}\n    delivery: {deadLetterSink: {uri: 'http://dls'}}\n  - uri: 'http://b'\n  reply: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}\n",
+        );
+        let mermaid = g.mermaid();
+        assert!(mermaid.contains("sequence_s -- \"step 0\" --> ksvc_a"), "{mermaid}");
+        assert!(mermaid.contains("ksvc_a -. \"dead letter\" .-> http___dls"), "{mermaid}");
+        assert!(mermaid.contains("ksvc_a -- \"step 1\" --> http___b"), "{mermaid}");
+        assert!(mermaid.contains("http___b -- \"reply\" --> broker_default"), "{mermaid}");
+        assert!(g.dot().contains("\"ksvc/a\" -> \"http://dls\" [label=\"dead letter\", style=dashed];"));
+        let svg = g.svg().unwrap();
+        assert!(svg.contains("<svg") && svg.contains("ksvc/a"), "{svg}");
+    }
+}
