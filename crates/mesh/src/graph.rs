@@ -266,7 +266,7 @@ mod tests {
     fn graph(yaml: &str) -> Graph {
         let dir = tempfile_dir();
         std::fs::write(dir.join("g.yaml"), yaml).unwrap();
-        let (documents, problems) = crate::manifest::load(&[dir.clone()], "default");
+        let (documents, problems) = crate::manifest::load(std::slice::from_ref(&dir), "default");
         assert!(problems.is_empty(), "{problems}");
         let _ = std::fs::remove_dir_all(&dir);
         Graph::of(&documents)
