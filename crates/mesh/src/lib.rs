@@ -15,6 +15,7 @@ pub mod address;
 pub mod client;
 pub mod deliver;
 pub mod delivery;
+pub mod deploy;
 pub mod filters;
 pub mod graph;
 pub mod images;

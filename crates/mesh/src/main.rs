@@ -86,6 +86,25 @@ Examples:
         #[arg(long, default_value = "default")]
         namespace: String,
     },
+    /// Print the kn and kubectl commands that deploy these manifests to a Knative cluster.
+    #[command(after_help = "hack/deploy runs them. Examples:
+  fnmesh kn flows/sequence                              # the images as written (upstream ones)
+  fnmesh kn flows/sequence --fnmesh-images --registry registry.local:5000/me")]
+    Kn {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// The registry of fnmesh's images (default ghcr.io/fnmesh).
+        #[arg(long)]
+        registry: Option<String>,
+        /// Use fnmesh's image wherever an fnmesh function runs the image written.
+        #[arg(long)]
+        fnmesh_images: bool,
+        /// More image mappings, as for `run`.
+        #[arg(long)]
+        images: Vec<PathBuf>,
+    },
     /// Post a CloudEvent to a running `fnmesh run` and print the answer.
     #[command(after_help = "TARGET: sequence/NAME, parallel/NAME, broker/NAME, channel/NAME, ksvc/NAME, or a URL.
 Examples:
@@ -160,6 +179,21 @@ fn main() -> ExitCode {
                     "svg" => graph.svg(),
                     other => Err(format!("--format {other}: write mermaid, dot or svg")),
                 })
+            }
+            Command::Kn { paths, namespace, registry, fnmesh_images, images } => {
+                let (documents, problems) = fnmesh_mesh::manifest::load(&paths, &namespace);
+                if !problems.is_empty() {
+                    return fail(&problems.to_string());
+                }
+                let choice = fnmesh_mesh::deploy::ImageChoice {
+                    registry,
+                    fnmesh_images,
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                };
+                report(
+                    fnmesh_mesh::images::Images::load(&images)
+                        .and_then(|images| fnmesh_mesh::deploy::script(&documents, &images, &choice)),
+                )
             }
             Command::Validate { paths, namespace, schemas } => {
                 report(fnmesh_mesh::validate::validate(&paths, &namespace, schemas.as_deref()).map(|checked| {

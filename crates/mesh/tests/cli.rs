@@ -163,3 +163,27 @@ fn help_shows_examples() {
     assert!(help.contains("--exit-after"), "{help}");
     assert!(text(&fnmesh(&["send", "--help"]).stdout).contains("sequence/NAME, parallel/NAME, broker/NAME"));
 }
+
+#[test]
+fn kn_prints_a_deploy_script_that_a_shell_accepts() {
+    let out = fnmesh(&["kn", "flows/sequence", "--fnmesh-images", "--registry", "registry.local:5000/me"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = text(&out.stdout);
+    assert!(script.contains(
+        "kn service create first --namespace default --force --image registry.local:5000/me/appender:0.1.0 \\\n  --env 'MESSAGE= - Handled by 0'\n"
+    ), "{script}");
+    assert!(
+        script.contains("kubectl apply -f - <<'YAML'\napiVersion: sources.knative.dev/v1beta1\nkind: PingSource"),
+        "{script}"
+    );
+    for flow in ["flows/sequence", "flows/parallel", "flows/buy-tickets", "flows/saga", "flows/provisioning"] {
+        let script = text(&fnmesh(&["kn", flow]).stdout);
+        let check =
+            Command::new("bash").arg("-n").stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().and_then(|mut bash| {
+                std::io::Write::write_all(bash.stdin.as_mut().unwrap(), script.as_bytes())?;
+                bash.wait_with_output()
+            });
+        let check = check.unwrap();
+        assert!(check.status.success(), "{flow}: {}", text(&check.stderr));
+    }
+}

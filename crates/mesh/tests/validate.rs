@@ -34,6 +34,18 @@ fn every_flow_validates() {
 }
 
 #[test]
+fn the_function_manifests_in_config_validate() {
+    let config: Vec<PathBuf> = std::fs::read_dir(repo().join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('1'))
+        .collect();
+    assert_eq!(config.len(), 6, "one Knative Service per function");
+    let checked = validate(&config, "default", shared("knative/crds").as_deref()).unwrap();
+    assert_eq!(checked.documents, 6);
+}
+
+#[test]
 fn the_docs_samples_validate_against_the_upstream_schemas() {
     let (Some(samples), Some(crds)) = (shared("knative/samples"), shared("knative/crds")) else {
         eprintln!("skipped: ../shared/knative/{{samples,crds}} are not here (development machine only)");
