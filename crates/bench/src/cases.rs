@@ -1,18 +1,19 @@
-//! The benchmark cases: the same event through each function, each a process of its
-//! own (the release binaries, a pass-through, the Node.js filters), and the report.
+//! The benchmark cases: the same event through each server, each a process of its own
+//! (the limit, a pass-through, our release binaries, and peers in Node.js and Python),
+//! at each concurrency level; and the report.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::process::{Child, Command};
 
 use crate::load::{Measured, Shot, fire};
-use crate::{Settings, cpu};
+use crate::{Settings, procfs};
 
-/// The one event every case gets: every filter passes it (an even minute, `myext=yes`,
-/// an item with id 2).
+/// The event every case gets: every filter passes it (an even minute, `myext=yes`, an
+/// item with id 2), the appender accepts its data.
 pub(crate) fn event_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in [
@@ -29,10 +30,11 @@ pub(crate) fn event_headers() -> HeaderMap {
     headers
 }
 
-const BODY: &str = r#"{"message":"hello","items":[{"id":1,"qty":2},{"id":2,"qty":1}]}"#;
+const BODY: &str = r#"{"id":0,"message":"hello","items":[{"id":1,"qty":2},{"id":2,"qty":1}]}"#;
 const JS_FILTER: &str = "Math.round(Date.parse(event.time) / 60000) % 2 === 0";
+const STATE_MACHINE: &str = "'': {events: {bench.event: Started}}\nStarted: {events: {}}";
 
-/// A case: a name, what to run, and its environment.
+/// A case: a name, what to run, its environment, and what it stands for.
 struct Case {
     name: &'static str,
     program: Program,
@@ -40,17 +42,27 @@ struct Case {
 }
 
 enum Program {
+    /// This program with an argument (`--serve-limit`, `--serve-passthrough`).
+    Bench(&'static str),
     /// A binary of this workspace, next to `fnmesh-bench`.
     Binary(&'static str),
     /// A script of `hack/node-filter/`.
-    Node(&'static str),
+    NodeFilter(&'static str),
+    /// `hack/peers/node-appender` on faas-js-runtime.
+    NodeFaas,
+    /// `hack/peers/python-appender` on uvicorn.
+    Python,
 }
 
-pub const NAMES: &str = "passthrough, filter-js, filter-cesql, filter-jsonpath, transformer-js, transformer-jq, \
-                         transformer-jsonpath, node-original-filter-js, node-bare-filter-js, sequence (the mesh)";
+pub const NAMES: &str = "limit, passthrough, appender, event-display, filter-js, filter-cesql, filter-jsonpath, \
+                         transformer-js, transformer-jq, state-machine, node-faas-appender, python-appender, \
+                         node-original-filter-js, node-bare-filter-js, sequence (the mesh)";
 
 const CASES: &[Case] = &[
-    Case { name: "passthrough", program: Program::Binary("fnmesh-bench"), env: &[] },
+    Case { name: "limit", program: Program::Bench(crate::limit::LIMIT_ARG), env: &[] },
+    Case { name: "passthrough", program: Program::Bench(crate::PASSTHROUGH_ARG), env: &[] },
+    Case { name: "appender", program: Program::Binary("appender"), env: &[("MESSAGE", " - handled")] },
+    Case { name: "event-display", program: Program::Binary("event-display"), env: &[] },
     Case { name: "filter-js", program: Program::Binary("filter"), env: &[("FILTER", JS_FILTER)] },
     Case {
         name: "filter-cesql",
@@ -72,131 +84,205 @@ const CASES: &[Case] = &[
         program: Program::Binary("transformer"),
         env: &[("TRANSFORMER_JQ", r#"{message: (.data.message + "!")}"#)],
     },
+    Case { name: "state-machine", program: Program::Binary("state-machine"), env: &[("STATE_MACHINE", STATE_MACHINE)] },
+    Case { name: "node-faas-appender", program: Program::NodeFaas, env: &[("MESSAGE", " - handled")] },
+    Case { name: "python-appender", program: Program::Python, env: &[("MESSAGE", " - handled")] },
     Case {
-        name: "transformer-jsonpath",
-        program: Program::Binary("transformer"),
-        env: &[("TRANSFORMER_JSONPATH", r#"{"message": "$.data.message"}"#)],
+        name: "node-original-filter-js",
+        program: Program::NodeFilter("original.js"),
+        env: &[("FILTER", JS_FILTER)],
     },
-    Case { name: "node-original-filter-js", program: Program::Node("original.js"), env: &[("FILTER", JS_FILTER)] },
-    Case { name: "node-bare-filter-js", program: Program::Node("bare.js"), env: &[("FILTER", JS_FILTER)] },
+    Case { name: "node-bare-filter-js", program: Program::NodeFilter("bare.js"), env: &[("FILTER", JS_FILTER)] },
 ];
 
 pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-async fn start(case: &Case) -> Result<(String, Child), String> {
-    let port = free_port()?;
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn exe_dir() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    exe.parent().map(Path::to_path_buf).ok_or_else(|| "no directory".to_owned())
+}
+
+fn command(case: &Case, port: u16) -> Result<Command, String> {
+    let needs = |path: PathBuf, what: &str| {
+        if path.exists() { Ok(path) } else { Err(format!("{} is missing ({what})", path.display())) }
+    };
     let mut command = match case.program {
-        Program::Binary(name) => {
-            let dir = std::env::current_exe().map_err(|e| e.to_string())?;
-            let exe = dir.parent().map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name));
-            if !exe.is_file() {
-                return Err(format!("{} is not built (hack/bench builds it)", exe.display()));
-            }
-            let mut command = Command::new(exe);
-            if name == "fnmesh-bench" {
-                command.arg(crate::PASSTHROUGH_ARG);
-            }
+        Program::Bench(arg) => {
+            let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            command.arg(arg);
             command
         }
-        Program::Node(script) => {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/node-filter");
-            if !dir.join("node_modules").is_dir() {
-                return Err("hack/node-filter/node_modules is missing (hack/bench runs npm ci there)".into());
-            }
+        Program::Binary(name) => Command::new(needs(exe_dir()?.join(name), "hack/bench builds it")?),
+        Program::NodeFilter(script) => {
+            let dir = needs(repo().join("hack/node-filter/node_modules"), "hack/bench runs npm ci there")?;
             let mut command = Command::new("node");
-            command.arg(dir.join(script));
+            command.arg(dir.join("..").join(script));
+            command
+        }
+        Program::NodeFaas => {
+            let dir = repo().join("hack/peers/node-appender");
+            let cli = needs(dir.join("node_modules/faas-js-runtime/bin/cli.js"), "hack/bench runs npm ci there")?;
+            let mut command = Command::new("node");
+            command.arg(cli).arg(dir.join("index.js"));
+            command
+        }
+        Program::Python => {
+            let uvicorn = needs(repo().join("target/peers/python/bin/uvicorn"), "hack/bench installs it")?;
+            let mut command = Command::new(uvicorn);
+            command
+                .args(["app:app", "--port", &port.to_string(), "--log-level", "warning", "--no-access-log"])
+                .current_dir(repo().join("hack/peers/python-appender"));
             command
         }
     };
-    let child = command
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("PORT", port.to_string())
+        // faas-js-runtime's own names for its port and log level.
+        .env("FUNC_PORT", port.to_string())
+        .env("FUNC_LOG_LEVEL", "error")
         .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
         .envs(case.env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    for _ in 0..400 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Ok((format!("http://127.0.0.1:{port}/"), child));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Err("did not start listening within 10s".into())
+        .kill_on_drop(true);
+    Ok(command)
 }
 
-/// One row of the report.
+/// Starts the case's server; returns its URL, the process, and the time to its first
+/// answered event.
+async fn start(case: &Case) -> Result<(String, Child, Duration), String> {
+    let port = free_port()?;
+    let started = Instant::now();
+    let child = command(case, port)?.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    let url = format!("http://127.0.0.1:{port}/");
+    let client = reqwest::Client::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        let sent = client.post(&url).headers(event_headers()).body(BODY).send().await;
+        if sent.is_ok_and(|r| r.status().is_success()) {
+            return Ok((url, child, started.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Err("did not answer an event within 20s".into())
+}
+
+/// One case's figures.
 struct Row {
     name: &'static str,
-    measured: Measured,
-    /// Server CPU microseconds per event.
-    cpu_us: Option<f64>,
+    levels: Vec<(usize, Measured)>,
+    startup: Duration,
+    idle_rss: Option<u64>,
+    peak_rss: Option<u64>,
+    binary: Option<u64>,
+    image: Option<u64>,
 }
 
 impl Row {
-    /// Events per CPU-second of the server.
-    fn efficiency(&self) -> Option<f64> {
-        self.cpu_us.filter(|us| *us > 0.0).map(|us| 1e6 / us)
+    fn at(&self, concurrency: usize) -> Option<&Measured> {
+        self.levels.iter().find(|(c, _)| *c == concurrency).map(|(_, m)| m)
     }
 }
 
-/// Runs every selected case, then prints the table (ratios need every row).
+fn mb(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "-".to_owned(), |b| format!("{:.1} MB", b as f64 / 1_048_576.0))
+}
+
+/// Runs every selected case, then prints the tables (ratios need every row).
 pub async fn run_all(settings: &Settings) -> ExitCode {
     let mut rows = Vec::new();
     for case in CASES.iter().filter(|c| settings.only.is_empty() || settings.only.iter().any(|o| o == c.name)) {
-        let (url, mut child) = match start(case).await {
+        let (url, mut child, startup) = match start(case).await {
             Ok(started) => started,
             Err(why) => {
-                println!("{:<24} skipped: {why}", case.name);
+                println!("{}: skipped: {why}", case.name);
                 continue;
             }
         };
-        let shot = Shot { url, headers: event_headers(), body: bytes::Bytes::from_static(BODY.as_bytes()) };
         let pid = child.id().unwrap_or_default();
-        let measured = fire(&shot, settings, 500, || cpu::seconds(pid)).await;
+        let idle_rss = procfs::memory(pid, false);
+        let shot = Shot { url, headers: event_headers(), body: bytes::Bytes::from_static(BODY.as_bytes()) };
+        let mut levels = Vec::new();
+        for &concurrency in &settings.concurrency {
+            let measured = fire(&shot, settings, concurrency, 500, || procfs::cpu_seconds(pid)).await;
+            levels.push((concurrency, measured));
+        }
+        let peak_rss = procfs::memory(pid, true);
         let _ = child.kill().await;
-        let cpu_us = measured.cpu_seconds.map(|s| s * 1e6 / measured.ok.max(1) as f64);
-        rows.push(Row { name: case.name, measured, cpu_us });
+        let (binary, image) = match case.program {
+            Program::Binary(name) => (
+                exe_dir().ok().and_then(|d| std::fs::metadata(d.join(name)).ok()).map(|m| m.len()),
+                std::fs::metadata(repo().join("target/images").join(format!("{name}.tar"))).ok().map(|m| m.len()),
+            ),
+            _ => (None, None),
+        };
+        rows.push(Row { name: case.name, levels, startup, idle_rss, peak_rss, binary, image });
     }
+    report(settings, &rows);
+    let failures: usize = rows.iter().flat_map(|r| r.levels.iter()).map(|(_, m)| m.failed).sum();
+    if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn report(settings: &Settings, rows: &[Row]) {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     println!(
-        "fnmesh-bench: {} events per case (at most {:?}), {} connections, {} cores; each server is its own \
-         process, the load generator shares the cores",
-        settings.events,
-        settings.seconds,
-        settings.concurrency,
-        std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+        "\n{} requests per level at most (or {:?}), {cores} cores, each server its own process; the load generator \
+         shares the cores.\n",
+        settings.events, settings.seconds
     );
-    println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>7} {:>11} {:>9} {:>13}",
-        "case", "events/s", "p50", "p99", "failed", "CPU/event", "vs pass", "vs node orig"
-    );
-    let find = |name: &str| rows.iter().find(|r| r.name == name);
-    let (pass, node) = (find("passthrough"), find("node-original-filter-js"));
-    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
-    for row in &rows {
-        let m = &row.measured;
-        let vs_pass = ratio(pass.map(|p| m.rate() / p.measured.rate()));
-        let vs_node = ratio(node.and_then(|n| Some(row.efficiency()? / n.efficiency()?)));
-        let cpu = row.cpu_us.map_or_else(|| "-".to_owned(), |us| format!("{us:.1}µs"));
+    println!("| case | connections | requests/s | p50 | p99 | errors | server CPU/request |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        for (concurrency, m) in &row.levels {
+            let cpu =
+                m.cpu_seconds.map_or_else(|| "-".to_owned(), |s| format!("{:.1} µs", s * 1e6 / m.ok.max(1) as f64));
+            println!(
+                "| {} | {concurrency} | {:.0} | {:.2?} | {:.2?} | {} | {cpu} |",
+                row.name,
+                m.rate(),
+                m.p50,
+                m.p99,
+                m.failed
+            );
+        }
+    }
+    println!("\n| case | start-up to first answer | idle RSS | peak RSS | binary | image |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for row in rows {
         println!(
-            "{:<24} {:>10.0} {:>10.2?} {:>10.2?} {:>7} {cpu:>11} {vs_pass:>9} {vs_node:>13}",
+            "| {} | {:.1?} | {} | {} | {} | {} |",
             row.name,
-            m.rate(),
-            m.p50,
-            m.p99,
-            m.failed
+            row.startup,
+            mb(row.idle_rss),
+            mb(row.peak_rss),
+            mb(row.binary),
+            mb(row.image)
         );
     }
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    let level =
+        settings.concurrency.iter().copied().find(|c| *c == 16).or(settings.concurrency.last().copied()).unwrap_or(16);
+    let ratio = |a: &str, b: &str| -> String {
+        match (find(a).and_then(|r| r.at(level)), find(b).and_then(|r| r.at(level))) {
+            (Some(x), Some(y)) if y.rate() > 0.0 => format!("{:.2}x", x.rate() / y.rate()),
+            _ => "-".into(),
+        }
+    };
+    println!("\nRatios of requests/s at {level} connections:");
+    println!("- appender / limit: {}", ratio("appender", "limit"));
+    println!("- appender / Node (faas-js-runtime): {}", ratio("appender", "node-faas-appender"));
+    println!("- appender / Python (cloudevents + uvicorn): {}", ratio("appender", "python-appender"));
     println!(
-        "events/s: answers per second of wall time (vs pass: against passthrough). CPU/event: the server's \
-         user+system CPU, with its jq workers,\nper event (vs node orig: events per CPU-second against \
-         node-original-filter-js, the design of villardl/filter-nodejs)."
+        "- filter-js / Node original (express, vm context per event): {}",
+        ratio("filter-js", "node-original-filter-js")
     );
-    let failures: usize = rows.iter().map(|r| r.measured.failed).sum();
-    if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    println!("- filter-js / bare Node http: {}", ratio("filter-js", "node-bare-filter-js"));
+    println!("- filter-cesql / passthrough: {}", ratio("filter-cesql", "passthrough"));
 }

@@ -41,11 +41,17 @@ pub struct Shot {
     pub body: bytes::Bytes,
 }
 
-/// Sends `shot` `settings.events` times (or until `settings.seconds`) from
-/// `settings.concurrency` tasks; `warmup` requests first, not counted. `cpu` reads the
-/// server's CPU seconds, before and after.
-pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize, cpu: impl Fn() -> Option<f64>) -> Measured {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(settings.concurrency).build().unwrap_or_default();
+/// Sends `shot` `settings.events` times (or until `settings.seconds`) from `concurrency`
+/// tasks; `warmup` requests first, not counted. `cpu` reads the server's CPU seconds,
+/// before and after.
+pub async fn fire(
+    shot: &Shot,
+    settings: &Settings,
+    concurrency: usize,
+    warmup: usize,
+    cpu: impl Fn() -> Option<f64>,
+) -> Measured {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap_or_default();
     for _ in 0..warmup {
         let _ = send(&client, shot).await;
     }
@@ -53,7 +59,7 @@ pub async fn fire(shot: &Shot, settings: &Settings, warmup: usize, cpu: impl Fn(
     let deadline = Instant::now() + settings.seconds;
     let cpu_before = cpu();
     let started = Instant::now();
-    let tasks: Vec<_> = (0..settings.concurrency)
+    let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (client, shot, remaining) = (client.clone(), shot.clone(), remaining.clone());
             tokio::spawn(async move {

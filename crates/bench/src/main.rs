@@ -2,18 +2,24 @@
 //! one run, so that ratios compare like with like. Run it with `hack/bench`.
 //!
 //! Every case starts one server as a process of its own on a loopback port (a release
-//! binary of this workspace; a bare pass-through, which is this program started with
-//! `--serve-passthrough`; or a Node.js filter) and sends it the same binary-mode event
-//! from `--concurrency` keep-alive connections, `--events` times or for at most
-//! `--seconds`, whichever comes first, after a warm-up. Besides events per second it
-//! reads the server's CPU time from `/proc`: CPU per event is what a function costs,
-//! whatever the load generator on the same cores costs.
+//! binary of this workspace; the limit and a bare pass-through, which are this program
+//! started with `--serve-limit` and `--serve-passthrough`; or a peer in Node.js or
+//! Python) and sends it the same binary-mode event from each of the `--concurrency`
+//! levels of keep-alive connections, `--events` times or for at most `--seconds`,
+//! whichever comes first, after a warm-up. Besides requests per second and latency it
+//! reads the server's CPU time and memory from `/proc`: CPU per request is what a
+//! function costs, whatever the load generator on the same cores costs.
+//!
+//! The load generator is this program (reqwest on tokio): bounded in requests and time,
+//! loopback only, nothing to install, and it reads `/proc` at the exact start and end
+//! of each measurement.
 #![allow(clippy::print_stdout)] // the report is the product
 
 mod cases;
 mod chain;
-mod cpu;
+mod limit;
 mod load;
+mod procfs;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,8 +29,8 @@ use std::time::Duration;
 pub struct Settings {
     /// Events per case.
     pub events: usize,
-    /// Concurrent connections.
-    pub concurrency: usize,
+    /// Concurrency levels (connections), each measured in turn.
+    pub concurrency: Vec<usize>,
     /// Time limit per case.
     pub seconds: Duration,
     /// Case names to run (all when empty).
@@ -32,14 +38,23 @@ pub struct Settings {
 }
 
 fn parse(args: &[String]) -> Result<Settings, String> {
-    let mut settings = Settings { events: 20_000, concurrency: 16, seconds: Duration::from_secs(20), only: Vec::new() };
+    let mut settings =
+        Settings { events: 20_000, concurrency: vec![1, 16, 64], seconds: Duration::from_secs(10), only: Vec::new() };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().cloned().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--events" => settings.events = value("--events")?.parse().map_err(|e| format!("--events: {e}"))?,
             "--concurrency" => {
-                settings.concurrency = value("--concurrency")?.parse().map_err(|e| format!("--concurrency: {e}"))?;
+                settings.concurrency = value("--concurrency")?
+                    .split(',')
+                    .map(|c| c.trim().parse().map_err(|e| format!("--concurrency {c}: {e}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--quick" => {
+                settings.events = 2_000;
+                settings.concurrency = vec![16];
+                settings.seconds = Duration::from_secs(3);
             }
             "--seconds" => {
                 settings.seconds =
@@ -50,7 +65,7 @@ fn parse(args: &[String]) -> Result<Settings, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if settings.events == 0 || settings.concurrency == 0 {
+    if settings.events == 0 || settings.concurrency.is_empty() || settings.concurrency.contains(&0) {
         return Err("--events and --concurrency must be at least 1".into());
     }
     Ok(settings)
@@ -78,6 +93,9 @@ fn passthrough(
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == limit::LIMIT_ARG) {
+        return limit::serve();
+    }
     if std::env::args_os().nth(1).is_some_and(|arg| arg == PASSTHROUGH_ARG) {
         return fnmesh_runtime::run_function(fnmesh_runtime::FunctionSpec { name: "passthrough", launch: passthrough });
     }
