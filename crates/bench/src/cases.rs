@@ -211,7 +211,17 @@ pub async fn run_all(settings: &Settings) -> ExitCode {
         let shot = Shot { url, headers: event_headers(), body: bytes::Bytes::from_static(BODY.as_bytes()) };
         let mut levels = Vec::new();
         for &concurrency in &settings.concurrency {
-            let measured = fire(&shot, settings, concurrency, 500, || procfs::cpu_seconds(pid)).await;
+            let measured = if settings.wrk {
+                match crate::wrk::fire(&shot, concurrency, settings.seconds, || procfs::cpu_seconds(pid)).await {
+                    Ok(measured) => measured,
+                    Err(e) => {
+                        println!("{}: wrk failed: {e}", case.name);
+                        continue;
+                    }
+                }
+            } else {
+                fire(&shot, settings, concurrency, 500, || procfs::cpu_seconds(pid)).await
+            };
             levels.push((concurrency, measured));
         }
         let peak_rss = procfs::memory(pid, true);
@@ -232,11 +242,12 @@ pub async fn run_all(settings: &Settings) -> ExitCode {
 
 fn report(settings: &Settings, rows: &[Row]) {
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    println!(
-        "\n{} requests per level at most (or {:?}), {cores} cores, each server its own process; the load generator \
-         shares the cores.\n",
-        settings.events, settings.seconds
-    );
+    let load = if settings.wrk {
+        format!("wrk (1 thread) for {:?} per level", settings.seconds)
+    } else {
+        format!("the built-in client, {} requests per level at most (or {:?})", settings.events, settings.seconds)
+    };
+    println!("\nLoad: {load}; {cores} cores; each server its own process; the load generator shares the cores.\n");
     println!("| case | connections | requests/s | p50 | p99 | errors | server CPU/request |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for row in rows {

@@ -20,6 +20,7 @@ mod chain;
 mod limit;
 mod load;
 mod procfs;
+mod wrk;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,11 +36,18 @@ pub struct Settings {
     pub seconds: Duration,
     /// Case names to run (all when empty).
     pub only: Vec<String>,
+    /// Load from `wrk` (when installed) rather than this program's own client.
+    pub wrk: bool,
 }
 
 fn parse(args: &[String]) -> Result<Settings, String> {
-    let mut settings =
-        Settings { events: 20_000, concurrency: vec![1, 16, 64], seconds: Duration::from_secs(10), only: Vec::new() };
+    let mut settings = Settings {
+        events: 20_000,
+        concurrency: vec![1, 16, 64],
+        seconds: Duration::from_secs(5),
+        only: Vec::new(),
+        wrk: wrk::available(),
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().cloned().ok_or_else(|| format!("{name} needs a value"));
@@ -61,6 +69,12 @@ fn parse(args: &[String]) -> Result<Settings, String> {
                     Duration::from_secs(value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?);
             }
             "--only" => settings.only = value("--only")?.split(',').map(str::to_owned).collect(),
+            "--load" => match value("--load")?.as_str() {
+                "wrk" if wrk::available() => settings.wrk = true,
+                "wrk" => return Err("--load wrk: wrk is not installed (apt-get install wrk)".into()),
+                "builtin" => settings.wrk = false,
+                other => return Err(format!("--load {other}: write wrk or builtin")),
+            },
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
