@@ -114,7 +114,22 @@ impl Console {
     /// Writes one line to stderr as Go's `log` package does:
     /// `2020/09/14 14:50:00 <message>\n`, in local time.
     pub fn log(&self, message: &str) {
-        let mut line = chrono::Local::now().format("%Y/%m/%d %H:%M:%S ").to_string();
+        // Written digit by digit: chrono's strftime parses its pattern on every call, and
+        // the appender logs four lines per event.
+        use chrono::{Datelike, Timelike};
+        use std::fmt::Write as _;
+        let now = chrono::Local::now();
+        let mut line = String::with_capacity(20 + message.len() + 1);
+        let _ = write!(
+            line,
+            "{:04}/{:02}/{:02} {:02}:{:02}:{:02} ",
+            now.year(),
+            now.month(),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
         line.push_str(message);
         if !line.ends_with('\n') {
             line.push('\n');
