@@ -65,6 +65,23 @@ impl CeRequest {
         self
     }
 
+    /// Adds a header, keeping any of the same name (for duplicate-header cases).
+    #[must_use]
+    pub fn header_append(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The headers, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The body.
+    pub fn body_bytes(&self) -> Bytes {
+        self.body.clone()
+    }
+
     /// The method.
     #[must_use]
     pub fn method(mut self, method: Method) -> Self {

@@ -72,7 +72,20 @@ fn decode_binary(headers: &HeaderMap, body: Bytes) -> Result<IncomingEvent, Erro
         let (Some(value), None) = (values.next(), values.next()) else {
             return Err(Error::InvalidEvent(format!("header {name} appears more than once")));
         };
-        let text = percent_encoding::percent_decode(value.as_bytes())
+        let bytes = value.as_bytes();
+        // `percent_decode` keeps a stray `%` as it is; the binding says values are
+        // percent-encoded, so `%` must start an escape.
+        let stray = bytes.iter().enumerate().any(|(i, b)| {
+            *b == b'%'
+                && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        });
+        if stray {
+            return Err(Error::InvalidEvent(format!(
+                "header {name} has an invalid percent-encoding (a % not followed by two hex digits)"
+            )));
+        }
+        let text = percent_encoding::percent_decode(bytes)
             .decode_utf8()
             .map_err(|_| Error::InvalidEvent(format!("header {name} is not UTF-8 after percent-decoding")))?;
         draft.set(attribute, Value::Text(text.into_owned()))?;

@@ -1,0 +1,131 @@
+//! The bad-input corpus (`tests/corpus/requests/*.http`) and generated monsters against
+//! every function and the `fnmesh run` ingress: a 4xx with a JSON error naming the
+//! problem, never a 5xx or a crash, and a good event still answered afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use std::path::PathBuf;
+
+use fnmesh_runtime::{Console, Env, FunctionSpec};
+use fnmesh_testkit::{CeRequest, call};
+use fnmesh_tests::mesh::{TestMesh, repo};
+
+/// Each function with a configuration that accepts the good event.
+fn functions() -> Vec<(FunctionSpec, Vec<(&'static str, &'static str)>)> {
+    vec![
+        (fnmesh_appender::SPEC, vec![]),
+        (fnmesh_event_display::SPEC, vec![]),
+        (fnmesh_filter::SPEC, vec![("FILTER_CESQL", "TRUE")]),
+        (fnmesh_transformer::SPEC, vec![("TRANSFORMER_JSONPATH", r#"{"id": "$.id"}"#)]),
+        (fnmesh_switcher::SPEC, vec![("EXPRESSION", "1"), ("CASES", "[1]")]),
+        (fnmesh_state_machine::SPEC, vec![("STATE_MACHINE", "'': {events: {t: Done}}\nDone: {}")]),
+    ]
+}
+
+/// `(name, request)` for every corpus file.
+fn corpus() -> Vec<(String, CeRequest)> {
+    let dir = repo().join("tests/corpus/requests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 15, "corpus files in {}", dir.display());
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read(&file).unwrap();
+            let split = text.windows(2).position(|w| w == b"\n\n").unwrap_or(0);
+            let mut request = CeRequest::raw().body(text.get(split + 2..).unwrap_or_default().to_vec());
+            for line in String::from_utf8_lossy(&text[..split]).lines().filter(|l| !l.is_empty()) {
+                let (name, value) = line.split_once(':').unwrap();
+                request = request.header_append(name.trim(), value.trim());
+            }
+            (file.file_stem().unwrap().to_string_lossy().into_owned(), request)
+        })
+        .collect()
+}
+
+/// Generated inputs too large or deep for files; `strict`: must be a 4xx.
+fn monsters() -> Vec<(String, CeRequest, bool)> {
+    let base = || CeRequest::binary().header("ce-type", "t");
+    vec![
+        ("body over the limit".into(), base().body(vec![b'a'; 1024 * 1024 + 1]), true),
+        (
+            "JSON nested 100 000 deep".into(),
+            base().header("content-type", "application/json").body(format!(
+                "{}{}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            )),
+            false,
+        ),
+        ("a 64 KiB header value".into(), base().header("ce-x", &"v".repeat(64 * 1024)), false),
+        ("5 000 extensions".into(), (0..5000).fold(base(), |r, i| r.header(&format!("ce-x{i}"), "v")), false),
+    ]
+}
+
+fn good() -> CeRequest {
+    CeRequest::binary()
+        .header("ce-type", "t")
+        .header("content-type", "application/json")
+        .body(r#"{"id": 1, "message": "ok"}"#)
+}
+
+#[tokio::test]
+async fn every_function_refuses_bad_input_cleanly_and_keeps_serving() {
+    let mut problems = Vec::new();
+    for (spec, env) in functions() {
+        let router = spec.build(&Env::from_pairs(env.iter().copied()), Console::null()).unwrap().0;
+        // The switcher routes /<n>; the others take events on any path.
+        let path = if spec.name == "switcher" { "/0" } else { "/" };
+        for (name, request) in corpus() {
+            let answer = call(&router, &request.path(path)).await;
+            let json: Option<serde_json::Value> = serde_json::from_str(answer.text()).ok();
+            let message = json.as_ref().and_then(|j| j["error"].as_str()).unwrap_or_default().to_owned();
+            if !answer.status.is_client_error() || message.is_empty() {
+                problems.push(format!("{} {name}: {} {}", spec.name, answer.status, answer.text()));
+            }
+        }
+        for (name, request, strict) in monsters() {
+            let answer = call(&router, &request.path(path)).await;
+            let bad = if strict { !answer.status.is_client_error() } else { answer.status.is_server_error() };
+            if bad {
+                problems.push(format!("{} {name}: {}", spec.name, answer.status));
+            }
+        }
+        let answer = call(&router, &good().path(path)).await;
+        if !answer.status.is_success() {
+            problems.push(format!(
+                "{}: the good event after the bad ones: {} {}",
+                spec.name,
+                answer.status,
+                answer.text()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn the_fnmesh_ingress_refuses_bad_input_cleanly() {
+    let yaml = "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata: {name: c}\n";
+    let mesh = TestMesh::from_yaml(yaml).await.unwrap();
+    let client = fnmesh_testkit::reqwest::Client::new();
+    let mut problems = Vec::new();
+    for (name, request) in corpus() {
+        let mut sent = client
+            .post(format!("http://{}/", mesh.running.ingress))
+            .header("host", "c-kn-channel.default.svc.cluster.local");
+        for (header, value) in request.headers() {
+            sent = sent.header(header, value);
+        }
+        let response = sent.body(request.body_bytes()).send().await.unwrap();
+        let status = response.status();
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap_or_default()).unwrap_or_default();
+        if !status.is_client_error() || !body["error"].is_string() {
+            problems.push(format!("{name}: {status} {body}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let (status, _) = mesh.send("c-kn-channel.default.svc.cluster.local", "ok", "t", "{}").await;
+    assert_eq!(status, 202, "still serving");
+    mesh.stop().await;
+}
