@@ -34,8 +34,14 @@ impl TestMesh {
     /// Runs the manifests under `paths`.
     pub async fn from_paths(paths: &[PathBuf], ping_now: bool) -> Result<Self, String> {
         let (out, capture) = Out::capture();
-        let options =
-            Options { paths: paths.to_vec(), port: 0, namespace: "default".into(), ping_now, images: Vec::new() };
+        let options = Options {
+            paths: paths.to_vec(),
+            port: 0,
+            address: [127, 0, 0, 1].into(),
+            namespace: "default".into(),
+            ping_now,
+            images: Vec::new(),
+        };
         let running = start(&options, out).await.map_err(|e| e.to_string())?;
         Ok(Self { running, capture, _dir: None })
     }

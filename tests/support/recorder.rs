@@ -27,6 +27,9 @@ pub enum Step {
     Slow(Duration, u16),
     /// 200 with the received event echoed back with this type (a reply).
     Echo(&'static str),
+    /// Faults by event: ids ending in `fail` always answer 503, ids ending in `hang`
+    /// wait 2 s, every `flaky`-th request answers 503 once; the rest 200.
+    Faulty { fail: &'static str, hang: &'static str, flaky: usize },
 }
 
 /// A request the recorder received.
@@ -36,6 +39,8 @@ pub struct Received {
     pub body: Bytes,
     /// When, from the recorder's start.
     pub at: Duration,
+    /// The status it answered at once (`None`: it answered late, or in some other way).
+    pub answered: Option<u16>,
 }
 
 impl Received {
@@ -47,27 +52,43 @@ impl Received {
 
 #[derive(Debug)]
 struct Inner {
+    killed: std::sync::atomic::AtomicBool,
     script: Vec<Step>,
     received: Mutex<Vec<Received>>,
     started: Instant,
 }
 
-/// The running recorder; stops with the test's runtime.
+/// The running recorder; stops with the test's runtime, or at [`Recorder::kill`].
 #[derive(Debug, Clone)]
 pub struct Recorder {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     inner: Arc<Inner>,
+    task: Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl Recorder {
     pub async fn start(script: Vec<Step>) -> Self {
-        let inner = Arc::new(Inner { script, received: Mutex::new(Vec::new()), started: Instant::now() });
+        let inner = Arc::new(Inner {
+            killed: std::sync::atomic::AtomicBool::new(false),
+            script,
+            received: Mutex::new(Vec::new()),
+            started: Instant::now(),
+        });
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let app = Router::new().fallback(answer).with_state(inner.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, inner }
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, inner, task: Arc::new(task) }
+    }
+
+    /// Stops answering at once, as a killed process does: the listener closes (new
+    /// connections are refused) and open connections are dropped without an answer.
+    pub fn kill(&self) {
+        self.inner.killed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.task.abort();
     }
 
     /// Everything received so far.
@@ -86,9 +107,18 @@ impl Recorder {
 }
 
 async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    if inner.killed.load(std::sync::atomic::Ordering::SeqCst) {
+        // Unwinds the connection's task: the client sees the connection close, no answer.
+        std::panic::resume_unwind(Box::new("killed"));
+    }
     let n = {
         let mut received = inner.received.lock().expect("lock");
-        received.push(Received { headers: headers.clone(), body: body.clone(), at: inner.started.elapsed() });
+        received.push(Received {
+            headers: headers.clone(),
+            body: body.clone(),
+            at: inner.started.elapsed(),
+            answered: None,
+        });
         received.len() - 1
     };
     let step = inner.script.get(n).or(inner.script.last()).cloned().unwrap_or(Step::Status(202));
@@ -99,6 +129,18 @@ async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         Step::Body(code, text) => (status(code), text).into_response(),
         Step::Slow(wait, code) => {
             tokio::time::sleep(wait).await;
+            status(code).into_response()
+        }
+        Step::Faulty { fail, hang, flaky } => {
+            let id = headers.get("ce-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if id.ends_with(hang) {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                return StatusCode::OK.into_response();
+            }
+            let code = if id.ends_with(fail) || (flaky > 0 && n % flaky == 0) { 503 } else { 200 };
+            if let Some(record) = inner.received.lock().expect("lock").get_mut(n) {
+                record.answered = Some(code);
+            }
             status(code).into_response()
         }
         Step::Echo(ty) => {

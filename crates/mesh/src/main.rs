@@ -37,6 +37,9 @@ Then, from another terminal:
         /// The ingress port.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The ingress address; loopback unless you mean to expose it (e.g. 0.0.0.0).
+        #[arg(long, default_value = "127.0.0.1")]
+        address: std::net::IpAddr,
         /// The namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
@@ -152,14 +155,14 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Run { paths, port, namespace, ping_now, exit_after, images, quiet, color } => {
+            Command::Run { paths, port, address, namespace, ping_now, exit_after, images, quiet, color } => {
                 let color = match color.as_str() {
                     "always" => Some(true),
                     "never" => Some(false),
                     _ => None,
                 };
                 let out = Out::stdout(color, !quiet);
-                let options = Options { paths, port, namespace, ping_now, images };
+                let options = Options { paths, port, address, namespace, ping_now, images };
                 run_until_stopped(&options, out, exit_after).await
             }
             Command::Send { target, data, ty, source, id, extensions, port, namespace } => {

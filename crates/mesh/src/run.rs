@@ -25,6 +25,8 @@ pub struct Options {
     pub paths: Vec<PathBuf>,
     /// The ingress port; 0 picks a free one.
     pub port: u16,
+    /// The ingress address: loopback unless asked (services always listen on loopback).
+    pub address: std::net::IpAddr,
     pub namespace: String,
     pub ping_now: bool,
     /// More image mappings (`--images`).
@@ -56,9 +58,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let images = Images::load(&options.images).map_err(StartError::Other)?;
     let (documents, problems) = crate::manifest::load(&options.paths, &options.namespace);
     let plan = crate::plan::plan(&documents, Some(&images), problems)?;
-    let listener = TcpListener::bind(("127.0.0.1", options.port))
+    let listener = TcpListener::bind((options.address, options.port))
         .await
-        .map_err(|e| StartError::Other(format!("cannot listen on 127.0.0.1:{}: {e}", options.port)))?;
+        .map_err(|e| StartError::Other(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;
     let ingress_addr = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
 
