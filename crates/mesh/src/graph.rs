@@ -220,15 +220,22 @@ impl Graph {
     pub fn svg(&self) -> Result<String, String> {
         use layout::backends::svg::SVGWriter;
         use layout::gv::{DotParser, GraphBuilder};
+        if self.nodes.is_empty() {
+            return Err("nothing to draw: these manifests hold no flow".into());
+        }
         let dot = self.dot();
         let mut parser = DotParser::new(&dot);
         let graph = parser.process().map_err(|e| format!("cannot lay out the graph: {e}"))?;
-        let mut builder = GraphBuilder::new();
-        builder.visit_graph(&graph);
-        let mut visual = builder.get();
-        let mut svg = SVGWriter::new();
-        visual.do_it(false, false, false, &mut svg);
-        Ok(svg.finalize())
+        // layout-rs asserts on shapes it cannot place; a drawing is not worth a crash.
+        std::panic::catch_unwind(move || {
+            let mut builder = GraphBuilder::new();
+            builder.visit_graph(&graph);
+            let mut visual = builder.get();
+            let mut svg = SVGWriter::new();
+            visual.do_it(false, false, false, &mut svg);
+            svg.finalize()
+        })
+        .map_err(|_| "the layout engine could not place this graph: use --format dot or mermaid".to_owned())
     }
 }
 
