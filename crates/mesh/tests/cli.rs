@@ -187,3 +187,55 @@ fn kn_prints_a_deploy_script_that_a_shell_accepts() {
         assert!(check.status.success(), "{flow}: {}", text(&check.stderr));
     }
 }
+
+#[test]
+fn ctrl_c_under_load_answers_what_was_accepted_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = "(() => { const end = Date.now() + 1000; while (Date.now() < end) {} return true; })()";
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        format!(
+            "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata: {{name: c}}\n---\n\
+             apiVersion: messaging.knative.dev/v1\nkind: Subscription\nmetadata: {{name: s}}\nspec:\n  \
+             channel: {{apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: c}}\n  \
+             subscriber: {{ref: {{apiVersion: serving.knative.dev/v1, kind: Service, name: slow}}}}\n---\n\
+             apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {{name: slow}}\nspec:\n  template:\n    spec:\n      \
+             containers:\n        - image: ghcr.io/fnmesh/filter\n          env:\n            - {{name: FILTER, value: \"{slow}\"}}\n            \
+             - {{name: FNMESH_EVAL_TIMEOUT, value: 5s}}\n            - {{name: FNMESH_EVAL_WORKERS, value: \"4\"}}\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port().to_string();
+    let mut run = Command::new(EXE)
+        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fnmesh(&["get", "--port", &port]).status.success() {
+        assert!(Instant::now() < deadline, "fnmesh run did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let senders: Vec<_> = (0..4)
+        .map(|i| {
+            let port = port.clone();
+            std::thread::spawn(move || fnmesh(&["send", "channel/c", "--id", &format!("e{i}"), "--port", &port]))
+        })
+        .collect();
+    // The senders are connected and their events in the 1 s filter well before this.
+    std::thread::sleep(Duration::from_millis(500));
+    Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
+    for sender in senders {
+        let out = sender.join().unwrap();
+        assert!(
+            out.status.success() && text(&out.stdout).contains("202 Accepted"),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let status = run.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(), "the ingress is closed");
+}
