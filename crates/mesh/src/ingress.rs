@@ -95,7 +95,12 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
                 Ok(read) => read,
                 Err(response) => return response,
             };
-            ingress.mesh.broker_ingress(broker, event, headers);
+            if !ingress.mesh.broker_ingress(broker, event, headers) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "dropped: knativebrokerttl reached 0 (an event loop through the broker?)",
+                );
+            }
             return StatusCode::ACCEPTED.into_response();
         }
         if host == BROKER_INGRESS_HOST {

@@ -105,23 +105,22 @@ impl Mesh {
         }
     }
 
-    /// A broker's ingress: stamps the event and hands it to every trigger in the
-    /// background. `false` when the TTL guard drops it.
+    /// A broker's ingress, as knative/eventing's (`pkg/broker/ingress`, `TTLDefaulter`):
+    /// stamps `knativearrivaltime`, sets `knativebrokerttl` to 255 when absent and takes
+    /// one off otherwise, drops the event when it reaches 0, and hands it to every trigger
+    /// in the background. `false` when the TTL guard drops it (the sender gets a 400).
     pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> bool {
-        let ttl = ttl(&event);
-        if ttl.is_some_and(|t| t <= 0) {
+        let ttl = ttl(&event).map_or(BROKER_TTL, |t| (t - 1).max(0));
+        if ttl <= 0 {
             self.courier.out.log(&format!(
-                "broker/{}: dropped event {}: knativebrokerttl is 0",
+                "broker/{}: dropped event {}: knativebrokerttl reached 0",
                 broker.name,
                 event.id()
             ));
             return false;
         }
-        let mut event =
-            with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
-        if ttl.is_none() {
-            event = with_extension(&event, "knativebrokerttl", BROKER_TTL.to_string());
-        }
+        let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
+        let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
         for index in 0..broker.triggers.len() {
             let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
             tokio::spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
@@ -135,6 +134,11 @@ impl Mesh {
         }
         let out = &self.courier.out;
         let label = format!("trigger/{}", trigger.name);
+        // The broker's own attribute is not the subscriber's business: it is taken off
+        // before delivery and put back, unchanged, on the reply (upstream's filter does so).
+        let broker_ttl = ttl(&event).unwrap_or(BROKER_TTL);
+        let mut event = event;
+        event.remove_extension("knativebrokerttl");
         let answer = match self
             .courier
             .deliver(&label, &trigger.subscriber, &event, &headers, &trigger.delivery, RetryOn::Dispatcher)
@@ -149,13 +153,8 @@ impl Mesh {
             }
         };
         let Some((reply, reply_headers)) = answer else { return };
-        // A reply goes back into the broker, one hop closer to the TTL limit.
-        let ttl = ttl(&event).unwrap_or(BROKER_TTL) - 1;
-        if ttl <= 0 {
-            out.log(&format!("{label}: dropped the reply to {}: knativebrokerttl reached 0", event.id()));
-            return;
-        }
-        let reply = with_extension(&reply, "knativebrokerttl", ttl.to_string());
+        // Back into the broker with the TTL it came with; the ingress takes one off.
+        let reply = with_extension(&reply, "knativebrokerttl", broker_ttl.to_string());
         let Some(ingress) = crate::address::address("eventing.knative.dev", "Broker", &broker.namespace, &broker.name)
         else {
             return;
