@@ -259,3 +259,61 @@ metadata: {name: half}
     assert!(err.starts_with("8 problems in the manifests:"), "{err}");
     assert!(err.contains("manifests.yaml:doc 1"), "names the file: {err}");
 }
+
+#[tokio::test]
+async fn container_concurrency_makes_extra_requests_wait() {
+    // Each event keeps the filter busy 300 ms; with containerConcurrency 1, three at once
+    // cannot all be done in less than 900 ms (a lower bound: no machine makes it flaky).
+    let yaml = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: one-at-a-time}
+spec:
+  template:
+    spec:
+      containerConcurrency: 1
+      containers:
+      - image: ghcr.io/fnmesh/filter
+        env:
+        - {name: FILTER, value: '(() => { const end = Date.now() + 300; while (Date.now() < end) {} return true; })()'}
+        - {name: FNMESH_EVAL_TIMEOUT, value: 5s}
+        - {name: FNMESH_EVAL_WORKERS, value: '4'}
+";
+    let mesh = TestMesh::from_yaml(yaml).await.unwrap();
+    let started = std::time::Instant::now();
+    let host = "one-at-a-time.default.svc.cluster.local";
+    let (a, b, c) =
+        tokio::join!(mesh.send(host, "1", "t", "{}"), mesh.send(host, "2", "t", "{}"), mesh.send(host, "3", "t", "{}"));
+    assert_eq!((a.0, b.0, c.0), (200, 200, 200));
+    assert!(started.elapsed() >= Duration::from_millis(900), "served one at a time: {:?}", started.elapsed());
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn a_trigger_feeding_a_flow_that_replies_to_the_same_broker_is_warned_about() {
+    let yaml = "apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: b}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: again}
+spec:
+  broker: b
+  subscriber: {ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: s}}
+---
+apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata: {name: s}
+spec:
+  steps: [{uri: 'http://127.0.0.1:9/'}]
+  reply: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: b}}
+";
+    let mesh = TestMesh::from_yaml(yaml).await.unwrap();
+    let output = mesh.output();
+    assert!(
+        output.contains("fnmesh | warning: ")
+            && output.contains("trigger again feeds Sequence s whose reply goes back to broker b"),
+        "{output}"
+    );
+    mesh.stop().await;
+}

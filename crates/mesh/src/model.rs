@@ -306,8 +306,12 @@ pub struct PodTemplate {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     pub containers: Vec<Container>,
+    /// Requests a replica takes at once (Knative Serving); 0 or absent: no limit.
+    #[serde(default)]
+    pub container_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

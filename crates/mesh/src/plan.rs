@@ -31,6 +31,8 @@ pub struct Plan {
     pub pings: Vec<PingPlan>,
     /// What `fnmesh get` lists.
     pub objects: Vec<ObjectRow>,
+    /// Valid but probably not meant: loops the broker TTL cannot stop.
+    pub warnings: Vec<String>,
 }
 
 /// A workload: a Knative Service, or a v1 Service in front of a Deployment.
@@ -42,6 +44,9 @@ pub struct ServicePlan {
     pub host: String,
     pub run: Workload,
     pub env: Vec<(String, String)>,
+    /// `containerConcurrency`: at most this many requests at once; more wait, as
+    /// Knative's queue-proxy makes them wait. `None`: no limit.
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,7 +152,8 @@ pub fn plan(documents: &[Document], images: Option<&Images>, found: Problems) ->
             address::address("eventing.knative.dev", "Broker", &namespace, DEFAULT_BROKER),
         );
     }
-    let Planner { problems, plan, .. } = planner;
+    let Planner { problems, mut plan, .. } = planner;
+    plan.warnings = loops(documents);
     problems.into_result(plan)
 }
 
@@ -368,6 +374,7 @@ impl Planner<'_> {
             host: format!("{name}.{}.svc.cluster.local", doc.namespace),
             run,
             env,
+            concurrency: template.spec.container_concurrency.filter(|c| *c > 0).map(|c| c as usize),
         });
     }
 
@@ -608,6 +615,54 @@ impl Planner<'_> {
         }
         triggers
     }
+}
+
+/// A Trigger that feeds a Sequence or Parallel whose reply goes back to the same broker:
+/// the trigger takes `knativebrokerttl` off before delivery (as upstream does), so the
+/// reply enters the broker as a new event, and if it matches the trigger again it loops.
+fn loops(documents: &[Document]) -> Vec<String> {
+    let typed = |doc: &Document| doc.value.get("spec").cloned();
+    let mut warnings = Vec::new();
+    for trigger in documents.iter().filter(|d| (d.group(), d.kind.as_str()) == ("eventing.knative.dev", "Trigger")) {
+        let Some(Ok(spec)) = typed(trigger).map(|v| crate::yaml::typed::<TriggerSpec>(&v)) else { continue };
+        let Some(target) =
+            spec.subscriber.reference.as_ref().filter(|r| group_of(&r.api_version) == "flows.knative.dev")
+        else {
+            continue;
+        };
+        let Some(flow) = documents
+            .iter()
+            .find(|d| d.kind == target.kind && d.name == target.name && d.namespace == trigger.namespace)
+        else {
+            continue;
+        };
+        let replies: Vec<Destination> = match flow.kind.as_str() {
+            "Sequence" => typed(flow)
+                .and_then(|v| crate::yaml::typed::<SequenceSpec>(&v).ok())
+                .and_then(|s| s.reply)
+                .into_iter()
+                .collect(),
+            _ => typed(flow)
+                .and_then(|v| crate::yaml::typed::<ParallelSpec>(&v).ok())
+                .map(|p| p.branches.iter().filter_map(|b| b.reply.clone()).chain(p.reply).collect())
+                .unwrap_or_default(),
+        };
+        let back =
+            replies.iter().filter_map(|r| r.reference.as_ref()).any(|r| r.kind == "Broker" && r.name == spec.broker);
+        if back {
+            warnings.push(format!(
+                "{}: trigger {} feeds {} {} whose reply goes back to broker {}: if the reply matches the trigger \
+                 again the events loop, and the broker TTL does not stop it (a trigger's subscriber does not \
+                 see knativebrokerttl); give the reply another type, or filter it out",
+                trigger.place.file.display(),
+                trigger.name,
+                flow.kind,
+                flow.name,
+                spec.broker
+            ));
+        }
+    }
+    warnings
 }
 
 fn is_async(metadata: &Metadata) -> bool {

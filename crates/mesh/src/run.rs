@@ -58,6 +58,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let images = Images::load(&options.images).map_err(StartError::Other)?;
     let (documents, problems) = crate::manifest::load(&options.paths, &options.namespace);
     let plan = crate::plan::plan(&documents, Some(&images), problems)?;
+    for warning in &plan.warnings {
+        out.say(&format!("warning: {warning}"));
+    }
     let listener = TcpListener::bind((options.address, options.port))
         .await
         .map_err(|e| StartError::Other(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;

@@ -40,8 +40,22 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                     .map(|(k, v)| (*k, v.as_str()))
                     .chain(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             );
-            let (router, config) =
+            let (mut router, config) =
                 spec.build(&env, out.console(&service.name)).map_err(|e| format!("{}: {e}", spec.name))?;
+            if let Some(limit) = service.concurrency {
+                // containerConcurrency: more requests wait for a free slot, as Knative's
+                // queue-proxy makes them wait.
+                let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limit));
+                router = router.layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        let permits = permits.clone();
+                        async move {
+                            let _permit = permits.acquire_owned().await;
+                            next.run(request).await
+                        }
+                    },
+                ));
+            }
             let shutdown = wait_for(stop);
             tokio::spawn(serve(listener, router, shutdown, config.shutdown_grace));
             Ok(Started { addr, _child: None })
