@@ -57,16 +57,11 @@ fn normalise(text: &str) -> String {
     })
 }
 
+/// The Host header and path for a `send` target, as `fnmesh send` computes them.
 fn host_and_path(target: &str) -> (String, String) {
-    let (kind, name) = target.split_once('/').unwrap();
-    match kind {
-        "broker" => ("broker-ingress.knative-eventing.svc.cluster.local".into(), format!("/default/{name}")),
-        "sequence" => (format!("{name}-kn-sequence-0-kn-channel.default.svc.cluster.local"), "/".into()),
-        "parallel" => (format!("{name}-kn-parallel-kn-channel.default.svc.cluster.local"), "/".into()),
-        "channel" => (format!("{name}-kn-channel.default.svc.cluster.local"), "/".into()),
-        "ksvc" => (format!("{name}.default.svc.cluster.local"), "/".into()),
-        other => panic!("unknown target kind {other}"),
-    }
+    let (url, host) = fnmesh_mesh::client::locate(target, 0, "default").unwrap();
+    let path = url::Url::parse(&url).unwrap().path().to_owned();
+    (host.unwrap_or_default(), path)
 }
 
 async fn run_case(dir: &Path) -> Result<(), String> {

@@ -103,7 +103,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn exe_dir() -> Result<PathBuf, String> {
+/// The directory of this program, where the release binaries are.
+pub(crate) fn exe_dir() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     exe.parent().map(Path::to_path_buf).ok_or_else(|| "no directory".to_owned())
 }

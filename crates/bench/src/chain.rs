@@ -16,8 +16,7 @@ use crate::cases::free_port;
 const SEQUENCE_HOST: &str = "sequence-kn-sequence-0-kn-channel.default.svc.cluster.local";
 
 fn binary(name: &str) -> Result<std::path::PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let path = exe.parent().map(|d| d.join(name)).ok_or("no directory")?;
+    let path = crate::cases::exe_dir()?.join(name);
     if path.is_file() { Ok(path) } else { Err(format!("{} is not built (hack/bench builds it)", path.display())) }
 }
 

@@ -27,7 +27,6 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub struct Ingress {
     pub mesh: Arc<Mesh>,
     pub objects: Vec<ObjectRow>,
-    pub namespace: String,
 }
 
 pub fn router(ingress: Arc<Ingress>) -> Router {
@@ -85,7 +84,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
             }
         };
     }
-    let service = ingress.mesh.courier.transport.routes.read().ok().and_then(|r| r.services.get(&host).copied());
+    let service = ingress.mesh.courier.transport.routes.services.get(&host).copied();
     if host == BROKER_INGRESS_HOST || service.is_none() {
         let mut parts = path.trim_matches('/').split('/');
         if let (Some(namespace), Some(name), None) = (parts.next(), parts.next(), parts.next())

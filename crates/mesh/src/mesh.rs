@@ -38,10 +38,6 @@ impl Mesh {
         self.channels.get(host).cloned()
     }
 
-    pub fn channel_hosts(&self) -> impl Iterator<Item = &String> {
-        self.channels.keys()
-    }
-
     pub fn broker(&self, namespace: &str, name: &str) -> Option<Arc<BrokerPlan>> {
         self.brokers.get(&(namespace.to_owned(), name.to_owned())).cloned()
     }

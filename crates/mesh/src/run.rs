@@ -86,10 +86,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     }
     routes.mesh_hosts.extend(plan.channels.iter().map(|c| c.host.clone()));
     routes.mesh_hosts.insert(crate::address::BROKER_INGRESS_HOST.to_owned());
-    let transport = Transport::new();
-    *transport.routes.write().map_err(|_| StartError::Other("routes poisoned".into()))? = routes;
+    let transport = Transport::new(routes);
     let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers));
-    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, namespace: options.namespace.clone() });
+    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects });
     let mut tasks = Vec::new();
     let shutdown = wait_for(stopped.clone());
     tasks.push(tokio::spawn(async move {

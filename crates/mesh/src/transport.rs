@@ -76,17 +76,18 @@ pub enum Attempt {
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
-    pub routes: std::sync::Arc<std::sync::RwLock<Routes>>,
+    /// Fixed once every service listens.
+    pub routes: std::sync::Arc<Routes>,
 }
 
 impl Transport {
-    pub fn new() -> Self {
+    pub fn new(routes: Routes) -> Self {
         let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        Self { client, routes: Default::default() }
+        Self { client, routes: std::sync::Arc::new(routes) }
     }
 
     pub fn route(&self, url: &Url) -> (Url, Option<String>) {
-        self.routes.read().map(|r| r.route(url)).unwrap_or_else(|_| (url.clone(), None))
+        self.routes.route(url)
     }
 
     /// POSTs `event` in binary mode with `headers` added.
@@ -126,12 +127,6 @@ impl Transport {
             }
             Err(e) => Attempt::Failed { reason: describe(&e), elapsed: started.elapsed() },
         }
-    }
-}
-
-impl Default for Transport {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -32,44 +32,46 @@ fn preserved_anywhere(path: &str) -> bool {
     path.contains(".delivery.") || path.contains("channelTemplate.spec.") || path.contains(".not.")
 }
 
+/// What reading a spec into its typed model found: whether it fits, and the fields the
+/// model does not have (before preserved places are taken out).
+struct Read {
+    parsed: Result<(), String>,
+    ignored: Vec<String>,
+}
+
+/// Reads `spec` into the model of its kind, in one pass; `None` for kinds without one.
+fn read(group: &str, kind: &str, spec: &Value) -> Option<Read> {
+    Some(match (group, kind) {
+        ("flows.knative.dev", "Sequence") => read_as::<SequenceSpec>(spec),
+        ("flows.knative.dev", "Parallel") => read_as::<ParallelSpec>(spec),
+        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => read_as::<ChannelSpec>(spec),
+        ("messaging.knative.dev", "Subscription") => read_as::<SubscriptionSpec>(spec),
+        ("sources.knative.dev", "PingSource") => read_as::<PingSourceSpec>(spec),
+        ("eventing.knative.dev", "Broker") => read_as::<BrokerSpec>(spec),
+        ("eventing.knative.dev", "Trigger") => read_as::<TriggerSpec>(spec),
+        ("serving.knative.dev", "Service") => read_as::<KServiceTop>(spec),
+        _ => return None,
+    })
+}
+
 /// The unknown fields of `doc`'s `spec`, as paths like `spec.steps[1].ref.nme`; `None`
 /// for kinds whose spec this does not check.
 pub fn unknown_fields(group: &str, kind: &str, spec: &Value) -> Option<Vec<String>> {
-    let found = match (group, kind) {
-        ("flows.knative.dev", "Sequence") => collect::<SequenceSpec>(spec),
-        ("flows.knative.dev", "Parallel") => collect::<ParallelSpec>(spec),
-        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => collect::<ChannelSpec>(spec),
-        ("messaging.knative.dev", "Subscription") => collect::<SubscriptionSpec>(spec),
-        ("sources.knative.dev", "PingSource") => collect::<PingSourceSpec>(spec),
-        ("eventing.knative.dev", "Broker") => collect::<BrokerSpec>(spec),
-        ("eventing.knative.dev", "Trigger") => collect::<TriggerSpec>(spec),
-        ("serving.knative.dev", "Service") => collect::<KServiceTop>(spec),
-        _ => return None,
-    };
+    Some(not_preserved(group, kind, read(group, kind, spec)?.ignored))
+}
+
+fn not_preserved(group: &str, kind: &str, ignored: Vec<String>) -> Vec<String> {
     let keep = preserved(group, kind);
-    Some(found.into_iter().filter(|p| !preserved_anywhere(p) && !keep.iter().any(|k| matches(k, p))).collect())
+    ignored.into_iter().filter(|p| !preserved_anywhere(p) && !keep.iter().any(|k| matches(k, p))).collect()
 }
 
 /// Whether `spec` fits the typed model of its kind: it deserializes and has no unknown
 /// field. `None` for kinds without a model here. This is the verdict the tests hold
 /// against the upstream CRD schemas.
 pub fn fits_model(group: &str, kind: &str, spec: &Value) -> Option<Result<(), String>> {
-    let parsed = match (group, kind) {
-        ("flows.knative.dev", "Sequence") => parses::<SequenceSpec>(spec),
-        ("flows.knative.dev", "Parallel") => parses::<ParallelSpec>(spec),
-        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => parses::<ChannelSpec>(spec),
-        ("messaging.knative.dev", "Subscription") => parses::<SubscriptionSpec>(spec),
-        ("sources.knative.dev", "PingSource") => parses::<PingSourceSpec>(spec),
-        ("eventing.knative.dev", "Broker") => parses::<BrokerSpec>(spec),
-        ("eventing.knative.dev", "Trigger") => parses::<TriggerSpec>(spec),
-        _ => return None,
-    };
-    let unknown = unknown_fields(group, kind, spec).unwrap_or_default();
+    let Read { parsed, ignored } = read(group, kind, spec)?;
+    let unknown = not_preserved(group, kind, ignored);
     Some(parsed.and_then(|()| if unknown.is_empty() { Ok(()) } else { Err(format!("unknown fields {unknown:?}")) }))
-}
-
-fn parses<T: DeserializeOwned>(spec: &Value) -> Result<(), String> {
-    crate::yaml::typed::<T>(spec).map(drop).map_err(|(path, message)| format!("spec.{path}: {message}"))
 }
 
 /// A Knative Service's spec: fnmesh reads `template`; `traffic` is Serving's.
@@ -81,12 +83,13 @@ struct KServiceTop {
     traffic: Option<Value>,
 }
 
-fn collect<T: DeserializeOwned>(spec: &Value) -> Vec<String> {
-    let mut unknown = Vec::new();
-    // A spec that does not fit the model is reported by the planner; here only the
-    // fields it ignored matter.
-    let _ = serde_ignored::deserialize::<_, _, T>(spec.clone(), |path| unknown.push(format!("spec{}", render(&path))));
-    unknown
+fn read_as<T: DeserializeOwned>(spec: &Value) -> Read {
+    let mut ignored = Vec::new();
+    let parsed =
+        serde_ignored::deserialize::<_, _, T>(spec.clone(), |path| ignored.push(format!("spec{}", render(&path))))
+            .map(drop)
+            .map_err(|e| format!("spec: {e}"));
+    Read { parsed, ignored }
 }
 
 /// `serde_ignored`'s path as `.steps[1].ref.nme`.
