@@ -289,31 +289,60 @@ spec:
 }
 
 #[tokio::test]
-async fn a_trigger_feeding_a_flow_that_replies_to_the_same_broker_is_warned_about() {
-    let yaml = "apiVersion: eventing.knative.dev/v1
+async fn a_flow_replying_to_the_broker_that_feeds_it_is_warned_about_and_the_ttl_stops_it() {
+    // The seed-like loop of knative/docs#2851: the Sequence's step keeps the type, its
+    // reply goes back to the broker and matches the trigger again. A cluster loops for
+    // ever (the trigger takes the TTL off); fnmesh run carries it through the flow.
+    let step = Recorder::start(vec![Step::Echo("loop")]).await;
+    let yaml = format!(
+        "apiVersion: eventing.knative.dev/v1
 kind: Broker
-metadata: {name: b}
+metadata: {{name: b}}
 ---
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
-metadata: {name: again}
+metadata: {{name: again}}
 spec:
   broker: b
-  subscriber: {ref: {apiVersion: flows.knative.dev/v1, kind: Sequence, name: s}}
+  filter: {{attributes: {{type: loop}}}}
+  subscriber: {{ref: {{apiVersion: flows.knative.dev/v1, kind: Sequence, name: s}}}}
 ---
 apiVersion: flows.knative.dev/v1
 kind: Sequence
-metadata: {name: s}
+metadata: {{name: s}}
 spec:
-  steps: [{uri: 'http://127.0.0.1:9/'}]
-  reply: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: b}}
-";
-    let mesh = TestMesh::from_yaml(yaml).await.unwrap();
+  steps: [{{uri: '{}'}}]
+  reply: {{ref: {{apiVersion: eventing.knative.dev/v1, kind: Broker, name: b}}}}
+",
+        step.url
+    );
+    let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
     let output = mesh.output();
     assert!(
         output.contains("fnmesh | warning: ")
             && output.contains("trigger again feeds Sequence s whose reply goes back to broker b"),
         "{output}"
     );
+    let headers = [("ce-specversion", "1.0"), ("ce-id", "loop-1"), ("ce-source", "/test"), ("ce-type", "loop")];
+    assert_eq!(mesh.post(BROKER_HOST, "/default/b", &headers, "{}").await.0, 202);
+    assert!(mesh.wait_for("knativebrokerttl reached 0", WAIT).await, "{}", mesh.output());
+    let received = step.received();
+    assert_eq!(received.len(), 255, "one pass through the Sequence per TTL step");
+    assert!(
+        received.iter().all(|r| r.header("ce-knativebrokerttl").is_empty() && r.header("fnmesh-broker-ttl").is_empty()),
+        "the step sees neither the TTL nor the mesh's carrier"
+    );
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn broker_ttl_is_a_flag() {
+    let echo = Recorder::start(vec![Step::Echo("loop")]).await;
+    let yaml = format!("{BROKER}{}", trigger("loop", "  filter:\n    attributes:\n      type: loop", &echo.url));
+    let mesh = TestMesh::from_yaml_with(&yaml, |options| options.broker_ttl = 5).await.unwrap();
+    let headers = [("ce-specversion", "1.0"), ("ce-id", "ttl-5"), ("ce-source", "/test"), ("ce-type", "loop")];
+    assert_eq!(mesh.post(BROKER_HOST, "/default/default", &headers, "{}").await.0, 202);
+    assert!(mesh.wait_for("knativebrokerttl reached 0", WAIT).await, "{}", mesh.output());
+    assert_eq!(echo.received().len(), 5, "--broker-ttl 5: five passes");
     mesh.stop().await;
 }

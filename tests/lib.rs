@@ -38,7 +38,7 @@ impl InProcess {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(server::serve(listener, router, shutdown, config.shutdown_grace));
+        let task = tokio::spawn(server::serve(listener, router, shutdown, &config));
         Ok(Self { base, stop: Some(stop), task })
     }
 

@@ -24,25 +24,28 @@ pub fn repo() -> PathBuf {
 impl TestMesh {
     /// Runs the manifests in `yaml` (one multi-document text).
     pub async fn from_yaml(yaml: &str) -> Result<Self, String> {
+        Self::from_yaml_with(yaml, |_| {}).await
+    }
+
+    /// Runs the manifests in `yaml` with `fnmesh run` options changed by `adjust`.
+    pub async fn from_yaml_with(yaml: &str, adjust: impl FnOnce(&mut Options)) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         std::fs::write(dir.path().join("manifests.yaml"), yaml).map_err(|e| e.to_string())?;
-        let mut mesh = Self::from_paths(&[dir.path().to_owned()], false).await?;
+        let mut options = Options { port: 0, ..Options::new(vec![dir.path().to_owned()]) };
+        adjust(&mut options);
+        let mut mesh = Self::start(&options).await?;
         mesh._dir = Some(dir);
         Ok(mesh)
     }
 
     /// Runs the manifests under `paths`.
     pub async fn from_paths(paths: &[PathBuf], ping_now: bool) -> Result<Self, String> {
+        Self::start(&Options { port: 0, ping_now, ..Options::new(paths.to_vec()) }).await
+    }
+
+    async fn start(options: &Options) -> Result<Self, String> {
         let (out, capture) = Out::capture();
-        let options = Options {
-            paths: paths.to_vec(),
-            port: 0,
-            address: [127, 0, 0, 1].into(),
-            namespace: "default".into(),
-            ping_now,
-            images: Vec::new(),
-        };
-        let running = start(&options, out).await.map_err(|e| e.to_string())?;
+        let running = start(options, out).await.map_err(|e| e.to_string())?;
         Ok(Self { running, capture, _dir: None })
     }
 

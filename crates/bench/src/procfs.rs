@@ -65,7 +65,10 @@ mod tests {
         let me = std::process::id();
         assert!(cpu_seconds(me).unwrap() >= 0.0);
         assert!(memory(me, false).unwrap() > 0);
-        assert!(memory(me, true).unwrap() >= memory(me, false).unwrap());
+        // The peak, read after, is at least the resident size read before (other tests
+        // allocate in this process meanwhile, so the other order races).
+        let now = memory(me, false).unwrap();
+        assert!(memory(me, true).unwrap() >= now);
         assert_eq!(parent(me), Some(std::os::unix::process::parent_id()));
     }
 }

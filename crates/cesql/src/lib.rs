@@ -33,6 +33,7 @@ mod value;
 
 pub use attributes::Attributes;
 pub use error::{ErrorKind, EvalError, ParseError};
+pub use parser::{DEFAULT_MAX_DEPTH, DEPTH_CEILING};
 pub use value::{Type, Value};
 
 /// A parsed CESQL expression, ready to evaluate against any number of events.
@@ -55,7 +56,13 @@ impl Expression {
     /// Parses `source`; the error says what is wrong and where (1-based column, and line
     /// when the expression spans several).
     pub fn parse(source: &str) -> Result<Self, ParseError> {
-        let root = parser::parse(source)?;
+        Self::parse_nested(source, DEFAULT_MAX_DEPTH)
+    }
+
+    /// Parses `source`, refusing more than `max_depth` levels of nesting (parentheses,
+    /// operators, arguments); `max_depth` itself is bounded by [`DEPTH_CEILING`].
+    pub fn parse_nested(source: &str, max_depth: usize) -> Result<Self, ParseError> {
+        let root = parser::parse_nested(source, max_depth)?;
         Ok(Self { root, source: source.to_owned() })
     }
 

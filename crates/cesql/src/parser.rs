@@ -13,14 +13,29 @@ use crate::lexer::{Tok, Token, tokenize};
 use crate::like::Pattern;
 use crate::value::Value;
 
-/// How deep an expression may nest (parentheses, operators, arguments). Deeper input
-/// is refused, so that parsing and evaluating never exhaust the stack.
-pub(crate) const MAX_DEPTH: usize = 64;
+/// How deep an expression may nest (parentheses, operators, arguments) unless the
+/// caller says otherwise. Deeper input is refused, so that parsing and evaluating never
+/// exhaust the stack.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
 
-/// Parses a whole expression.
+/// The most a caller may allow: deep enough for any expression a person writes, shallow
+/// enough to parse and evaluate on a tokio worker's 2 MiB stack in a debug build (a test
+/// holds it there; 192 levels do not fit).
+pub const DEPTH_CEILING: usize = 128;
+
+#[cfg(test)]
+const MAX_DEPTH: usize = DEFAULT_MAX_DEPTH;
+
+/// Parses a whole expression with the default depth bound.
+#[cfg(test)]
 pub(crate) fn parse(source: &str) -> Result<Node, ParseError> {
+    parse_nested(source, DEFAULT_MAX_DEPTH)
+}
+
+/// Parses a whole expression nesting at most `max_depth` levels (at most [`DEPTH_CEILING`]).
+pub(crate) fn parse_nested(source: &str, max_depth: usize) -> Result<Node, ParseError> {
     let tokens = tokenize(source)?;
-    let mut parser = Parser { source, tokens, at: 0 };
+    let mut parser = Parser { source, tokens, at: 0, max_depth: max_depth.min(DEPTH_CEILING) };
     let (node, _) = parser.expression(0)?;
     match &parser.peek().kind {
         Tok::Eof => Ok(node),
@@ -36,6 +51,7 @@ struct Parser<'a> {
     source: &'a str,
     tokens: Vec<Token>,
     at: usize,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -57,13 +73,17 @@ impl Parser<'_> {
         ParseError::at(self.source, self.peek().offset, message)
     }
 
+    fn too_deep(&self) -> ParseError {
+        self.error(format!("the expression nests deeper than {} levels", self.max_depth))
+    }
+
     fn keyword(&self, ahead: usize, keyword: &str) -> bool {
         matches!(self.peek_at(ahead), Tok::Word(w) if w.eq_ignore_ascii_case(keyword))
     }
 
     fn node(&self, node: Node, depth: usize) -> Result<Built, ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error(format!("the expression nests deeper than {MAX_DEPTH} levels")));
+        if depth > self.max_depth {
+            return Err(self.too_deep());
         }
         Ok((node, depth))
     }
@@ -74,8 +94,8 @@ impl Parser<'_> {
 
     /// `AND`, `OR`, `XOR`: one level, grouping to the right.
     fn expression(&mut self, nesting: usize) -> Result<Built, ParseError> {
-        if nesting > MAX_DEPTH {
-            return Err(self.error(format!("the expression nests deeper than {MAX_DEPTH} levels")));
+        if nesting > self.max_depth {
+            return Err(self.too_deep());
         }
         let left = self.comparison(nesting)?;
         let op = match self.peek_at(0) {
@@ -180,8 +200,8 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self, nesting: usize) -> Result<Built, ParseError> {
-        if nesting > MAX_DEPTH {
-            return Err(self.error(format!("the expression nests deeper than {MAX_DEPTH} levels")));
+        if nesting > self.max_depth {
+            return Err(self.too_deep());
         }
         if self.keyword(0, "NOT") {
             self.next();
@@ -376,6 +396,36 @@ mod tests {
         let nots = format!("{}TRUE", "NOT ".repeat(MAX_DEPTH + 5));
         assert!(error(&nots).contains("nests deeper than"));
         assert!(parse(&vec!["1"; MAX_DEPTH].join(" + ")).is_ok());
+    }
+
+    #[test]
+    fn the_bound_is_the_callers_up_to_the_ceiling() {
+        let parens = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse_nested(&parens(10), 10).is_ok());
+        assert_eq!(
+            parse_nested(&parens(11), 10).unwrap_err().to_string(),
+            "the expression nests deeper than 10 levels at column 12"
+        );
+        assert!(parse_nested(&parens(DEPTH_CEILING + 1), usize::MAX).unwrap_err().to_string().contains("128 levels"));
+    }
+
+    /// The ceiling's promise: the deepest expression allowed parses and evaluates on a
+    /// tokio worker's 2 MiB stack, debug build included.
+    #[test]
+    fn the_deepest_expression_allowed_fits_a_small_stack() {
+        let shapes = [
+            format!("{}1{}", "(".repeat(DEPTH_CEILING - 1), ")".repeat(DEPTH_CEILING - 1)),
+            format!("{}TRUE", "NOT ".repeat(DEPTH_CEILING - 1)),
+            format!("{}1{}", "ABS(".repeat(DEPTH_CEILING - 1), ")".repeat(DEPTH_CEILING - 1)),
+            vec!["1"; DEPTH_CEILING].join(" + "),
+        ];
+        let run = move || {
+            for shape in &shapes {
+                let expression = crate::Expression::parse_nested(shape, DEPTH_CEILING).unwrap();
+                let _ = expression.evaluate(&std::collections::BTreeMap::<String, Value>::new());
+            }
+        };
+        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(run).unwrap().join().unwrap();
     }
 
     #[test]

@@ -46,12 +46,13 @@ pub struct Failure {
 /// What a destination answered: a reply event (with the headers to pass on), or none.
 pub type Delivered = Option<(Event, HeaderMap)>;
 
-/// The headers Knative passes from a request or a reply to the next hop.
+/// The headers Knative passes from a request or a reply to the next hop, and the
+/// mesh's own TTL carrier ([`crate::mesh::HOPS_HEADER`]).
 pub fn pass_through(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if matches!(n, "traceparent" | "tracestate" | "baggage" | "x-request-id" | "retry-after")
+        if matches!(n, "traceparent" | "tracestate" | "baggage" | "x-request-id" | "retry-after" | "fnmesh-broker-ttl")
             || n.starts_with("knative-")
             || n.starts_with("x-b3-")
         {
@@ -82,6 +83,9 @@ impl Courier {
         let (transport, out) = (&self.transport, &self.out);
         let mut headers = headers.clone();
         headers.insert("prefer", HeaderValue::from_static("reply"));
+        if !transport.routes.is_mesh(&target.url) {
+            headers.remove(&crate::mesh::HOPS_HEADER);
+        }
         let attempts = policy.retry + 1;
         let mut last = None;
         for attempt in 1..=attempts {

@@ -19,14 +19,16 @@ use crate::mesh::Mesh;
 use crate::plan::ObjectRow;
 use crate::transport::{Attempt, full_host};
 
-/// Largest event the ingress accepts.
-const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The largest event the ingress reads unless `--body-limit` says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// What the ingress knows besides the mesh.
 #[derive(Debug)]
 pub struct Ingress {
     pub mesh: Arc<Mesh>,
     pub objects: Vec<ObjectRow>,
+    /// The largest body it reads, in bytes.
+    pub body_limit: usize,
 }
 
 pub fn router(ingress: Arc<Ingress>) -> Router {
@@ -62,7 +64,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         return StatusCode::NO_CONTENT.into_response();
     }
     if let Some(channel) = ingress.mesh.channel(&host) {
-        let (event, headers) = match read_event(request).await {
+        let (event, headers) = match read_event(request, ingress.body_limit).await {
             Ok(read) => read,
             Err(response) => return response,
         };
@@ -90,7 +92,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         if let (Some(namespace), Some(name), None) = (parts.next(), parts.next(), parts.next())
             && let Some(broker) = ingress.mesh.broker(namespace, name)
         {
-            let (event, headers) = match read_event(request).await {
+            let (event, headers) = match read_event(request, ingress.body_limit).await {
                 Ok(read) => read,
                 Err(response) => return response,
             };
@@ -124,7 +126,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
 }
 
 /// The CloudEvent in a POST; the error response otherwise.
-async fn read_event(request: Request) -> Result<(fnmesh_runtime::Event, http::HeaderMap), Response> {
+async fn read_event(request: Request, limit: usize) -> Result<(fnmesh_runtime::Event, http::HeaderMap), Response> {
     if request.method() != Method::POST {
         return Err(error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -132,9 +134,9 @@ async fn read_event(request: Request) -> Result<(fnmesh_runtime::Event, http::He
         ));
     }
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, BODY_LIMIT)
+    let body = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {BODY_LIMIT} bytes")))?;
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {limit} bytes (--body-limit)")))?;
     match decode(&parts.headers, body) {
         Ok(incoming) => Ok((incoming.event, crate::deliver::pass_through(&parts.headers))),
         Err(e) => Err(e.into_response()),
@@ -143,8 +145,9 @@ async fn read_event(request: Request) -> Result<(fnmesh_runtime::Event, http::He
 
 async fn proxy(ingress: &Ingress, host: &str, path: &str, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {BODY_LIMIT} bytes"));
+    let limit = ingress.body_limit;
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {limit} bytes (--body-limit)"));
     };
     let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let target = format!("http://{host}{path}{query}");

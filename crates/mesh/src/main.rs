@@ -52,6 +52,12 @@ Then, from another terminal:
         /// More image-to-function mappings (format of config/images.yaml); repeatable.
         #[arg(long)]
         images: Vec<PathBuf>,
+        /// How many times an event may pass through a broker (knativebrokerttl); Knative's is 255.
+        #[arg(long, default_value_t = fnmesh_mesh::mesh::BROKER_TTL, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+        broker_ttl: u32,
+        /// The largest event the ingress reads, in bytes; more is a 413.
+        #[arg(long, default_value_t = fnmesh_mesh::ingress::DEFAULT_BODY_LIMIT, value_parser = body_limit)]
+        body_limit: usize,
         /// Hide delivery decisions; show only what services print.
         #[arg(long, short)]
         quiet: bool,
@@ -155,14 +161,35 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Run { paths, port, address, namespace, ping_now, exit_after, images, quiet, color } => {
+            Command::Run {
+                paths,
+                port,
+                address,
+                namespace,
+                ping_now,
+                exit_after,
+                images,
+                broker_ttl,
+                body_limit,
+                quiet,
+                color,
+            } => {
                 let color = match color.as_str() {
                     "always" => Some(true),
                     "never" => Some(false),
                     _ => None,
                 };
                 let out = Out::stdout(color, !quiet);
-                let options = Options { paths, port, address, namespace, ping_now, images };
+                let options = Options {
+                    port,
+                    address,
+                    namespace,
+                    ping_now,
+                    images,
+                    broker_ttl,
+                    body_limit,
+                    ..Options::new(paths)
+                };
                 run_until_stopped(&options, out, exit_after).await
             }
             Command::Send { target, data, ty, source, id, extensions, port, namespace } => {
@@ -210,6 +237,15 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `--body-limit`: a positive number of bytes.
+fn body_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of bytes: {e}")),
+    }
 }
 
 async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Duration>) -> ExitCode {

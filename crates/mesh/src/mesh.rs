@@ -1,6 +1,14 @@
 //! The eventing data plane: channel fan-out (synchronous unless the async annotation
 //! says otherwise), subscriptions with replies and dead letters, and brokers with
 //! their triggers, the arrival time and the TTL loop guard.
+//!
+//! The TTL guard goes one step further than a cluster's: a trigger takes
+//! `knativebrokerttl` off before its subscriber sees it (as upstream), so on a cluster a
+//! Sequence or Parallel whose reply goes back to the same broker enters it as a new event
+//! and can loop for ever (knative/docs#2851). Here the mesh runs every hop of such a
+//! flow, so it carries the TTL alongside the event in its own [`HOPS_HEADER`], on
+//! requests between its own hosts only (channels, brokers): functions never see it, and
+//! the loop ends when the TTL runs out. `fnmesh run` also warns about such a loop at start.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +22,12 @@ use crate::output::Out;
 use crate::plan::{BrokerPlan, ChannelPlan, SubscriptionPlan, TriggerPlan};
 use crate::transport::Transport;
 
-/// The TTL a broker gives an event that has none.
-pub const BROKER_TTL: i64 = 255;
+/// The TTL a broker gives an event that has none, unless `--broker-ttl` says otherwise.
+pub const BROKER_TTL: u32 = 255;
+
+/// The TTL an event had at its last broker, carried by the mesh through a trigger's
+/// flow to the next broker (see the module doc); only between the mesh's own hosts.
+pub const HOPS_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-broker-ttl");
 
 /// Channels and brokers by address, and how to reach the rest.
 #[derive(Debug)]
@@ -23,14 +35,23 @@ pub struct Mesh {
     pub courier: Courier,
     channels: HashMap<String, Arc<ChannelPlan>>,
     brokers: HashMap<(String, String), Arc<BrokerPlan>>,
+    /// The TTL a broker gives an event that has none.
+    broker_ttl: i64,
 }
 
 impl Mesh {
-    pub fn new(transport: Transport, out: Out, channels: Vec<ChannelPlan>, brokers: Vec<BrokerPlan>) -> Self {
+    pub fn new(
+        transport: Transport,
+        out: Out,
+        channels: Vec<ChannelPlan>,
+        brokers: Vec<BrokerPlan>,
+        broker_ttl: u32,
+    ) -> Self {
         Self {
             courier: Courier { transport, out },
             channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
             brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
+            broker_ttl: i64::from(broker_ttl),
         }
     }
 
@@ -84,12 +105,12 @@ impl Mesh {
                 }
             }
         };
-        let (Some((reply_event, reply_headers)), Some(reply)) = (answer, &sub.reply) else {
-            if sub.reply.is_none() && sub.subscriber.is_some() {
-                // No reply destination: a reply event ends here, as upstream.
-            }
-            return Ok(());
-        };
+        // No reply destination: a reply event ends here, as upstream.
+        let (Some((reply_event, mut reply_headers)), Some(reply)) = (answer, &sub.reply) else { return Ok(()) };
+        // The reply of a flow a trigger fed goes on with the TTL the event had.
+        if let Some(hops) = headers.get(&HOPS_HEADER) {
+            reply_headers.insert(HOPS_HEADER, hops.clone());
+        }
         let label = format!("{} reply", sub.label);
         match self
             .courier
@@ -102,11 +123,15 @@ impl Mesh {
     }
 
     /// A broker's ingress, as knative/eventing's (`pkg/broker/ingress`, `TTLDefaulter`):
-    /// stamps `knativearrivaltime`, sets `knativebrokerttl` to 255 when absent and takes
-    /// one off otherwise, drops the event when it reaches 0, and hands it to every trigger
-    /// in the background. `false` when the TTL guard drops it (the sender gets a 400).
+    /// stamps `knativearrivaltime`, sets `knativebrokerttl` to 255 (`--broker-ttl`) when
+    /// absent and takes one off otherwise, drops the event when it reaches 0, and hands it
+    /// to every trigger in the background. `false` when the TTL guard drops it (the sender
+    /// gets a 400). An event without the extension that a flow fed by a trigger replied
+    /// carries its TTL in [`HOPS_HEADER`] instead.
     pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> bool {
-        let ttl = ttl(&event).map_or(BROKER_TTL, |t| (t - 1).max(0));
+        let mut headers = headers;
+        let carried = headers.remove(&HOPS_HEADER).and_then(|v| v.to_str().ok()?.parse::<i64>().ok());
+        let ttl = ttl(&event).or(carried).map_or(self.broker_ttl, |t| (t - 1).max(0));
         if ttl <= 0 {
             self.courier.out.log(&format!(
                 "broker/{}: dropped event {}: knativebrokerttl reached 0",
@@ -132,12 +157,14 @@ impl Mesh {
         let label = format!("trigger/{}", trigger.name);
         // The broker's own attribute is not the subscriber's business: it is taken off
         // before delivery and put back, unchanged, on the reply (upstream's filter does so).
-        let broker_ttl = ttl(&event).unwrap_or(BROKER_TTL);
+        let broker_ttl = ttl(&event).unwrap_or(self.broker_ttl);
         let mut event = event;
         event.remove_extension("knativebrokerttl");
+        let mut carrying = headers.clone();
+        carrying.insert(HOPS_HEADER, http::HeaderValue::from(broker_ttl));
         let answer = match self
             .courier
-            .deliver(&label, &trigger.subscriber, &event, &headers, &trigger.delivery, RetryOn::Dispatcher)
+            .deliver(&label, &trigger.subscriber, &event, &carrying, &trigger.delivery, RetryOn::Dispatcher)
             .await
         {
             Ok(answer) => answer,

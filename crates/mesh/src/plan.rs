@@ -618,8 +618,9 @@ impl Planner<'_> {
 }
 
 /// A Trigger that feeds a Sequence or Parallel whose reply goes back to the same broker:
-/// the trigger takes `knativebrokerttl` off before delivery (as upstream does), so the
-/// reply enters the broker as a new event, and if it matches the trigger again it loops.
+/// the trigger takes `knativebrokerttl` off before delivery (as upstream does), so on a
+/// cluster the reply enters the broker as a new event, and if it matches the trigger
+/// again it loops for ever (`fnmesh run` carries the TTL through and stops it).
 fn loops(documents: &[Document]) -> Vec<String> {
     let typed = |doc: &Document| doc.value.get("spec").cloned();
     let mut warnings = Vec::new();
@@ -652,8 +653,9 @@ fn loops(documents: &[Document]) -> Vec<String> {
         if back {
             warnings.push(format!(
                 "{}: trigger {} feeds {} {} whose reply goes back to broker {}: if the reply matches the trigger \
-                 again the events loop, and the broker TTL does not stop it (a trigger's subscriber does not \
-                 see knativebrokerttl); give the reply another type, or filter it out",
+                 again the events loop; fnmesh run stops the loop when the broker TTL runs out, but a cluster \
+                 does not (the trigger takes knativebrokerttl off before the flow sees it); give the reply \
+                 another type, or filter it out",
                 trigger.place.file.display(),
                 trigger.name,
                 flow.kind,

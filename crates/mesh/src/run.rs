@@ -19,6 +19,9 @@ use crate::ping::PingPlan;
 use crate::transport::{Routes, Transport};
 use crate::workloads::{self, Started, wait_for};
 
+/// How long requests in flight at the ingress may finish once `fnmesh run` stops.
+const INGRESS_GRACE: Duration = Duration::from_secs(20);
+
 /// What `fnmesh run` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -31,6 +34,26 @@ pub struct Options {
     pub ping_now: bool,
     /// More image mappings (`--images`).
     pub images: Vec<PathBuf>,
+    /// The TTL a broker gives an event that has none (`--broker-ttl`).
+    pub broker_ttl: u32,
+    /// The largest event the ingress reads, in bytes (`--body-limit`).
+    pub body_limit: usize,
+}
+
+impl Options {
+    /// What `fnmesh run PATH...` does with no other flag.
+    pub fn new(paths: Vec<PathBuf>) -> Self {
+        Self {
+            paths,
+            port: 8080,
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            namespace: "default".into(),
+            ping_now: false,
+            images: Vec::new(),
+            broker_ttl: crate::mesh::BROKER_TTL,
+            body_limit: crate::ingress::DEFAULT_BODY_LIMIT,
+        }
+    }
 }
 
 /// Why the mesh did not start.
@@ -87,12 +110,17 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     routes.mesh_hosts.extend(plan.channels.iter().map(|c| c.host.clone()));
     routes.mesh_hosts.insert(crate::address::BROKER_INGRESS_HOST.to_owned());
     let transport = Transport::new(routes);
-    let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers));
-    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects });
+    let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, options.broker_ttl));
+    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
     let mut tasks = Vec::new();
     let shutdown = wait_for(stopped.clone());
+    // The ingress keeps the functions' header limits and header read timeout.
+    let serving =
+        fnmesh_runtime::ServeConfig { shutdown_grace: INGRESS_GRACE, ..fnmesh_runtime::ServeConfig::default() };
     tasks.push(tokio::spawn(async move {
-        let _ = axum::serve(listener, router(ingress)).with_graceful_shutdown(shutdown).await;
+        if let Err(e) = fnmesh_runtime::server::serve(listener, router(ingress), shutdown, &serving).await {
+            tracing::error!(%e, "the ingress stopped");
+        }
     }));
     out.say(&format!(
         "ready in {} ms: {} service(s), ingress on http://{ingress_addr} (send with a Host header, or `fnmesh send`)",

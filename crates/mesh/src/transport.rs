@@ -37,6 +37,11 @@ pub fn full_host(host: &str) -> String {
 }
 
 impl Routes {
+    /// Whether `url` is one of the mesh's own hosts (a channel, the broker ingress).
+    pub fn is_mesh(&self, url: &Url) -> bool {
+        url.host_str().is_some_and(|host| self.mesh_hosts.contains(&full_host(host)))
+    }
+
     /// The URL to connect to for `url`, and the `Host` header to send.
     pub fn route(&self, url: &Url) -> (Url, Option<String>) {
         let Some(host) = url.host_str() else { return (url.clone(), None) };

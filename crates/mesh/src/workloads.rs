@@ -57,7 +57,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                 ));
             }
             let shutdown = wait_for(stop);
-            tokio::spawn(serve(listener, router, shutdown, config.shutdown_grace));
+            tokio::spawn(serve(listener, router, shutdown, &config));
             Ok(Started { addr, _child: None })
         }
         Workload::Command(command) => {

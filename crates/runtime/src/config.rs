@@ -114,6 +114,9 @@ fn is_env_name(s: &str) -> bool {
 /// | `PORT` | `8080` | port to listen on (Knative sets it) |
 /// | `FNMESH_LISTEN_ADDR` | `0.0.0.0` | address to listen on (tests use `127.0.0.1`) |
 /// | `FNMESH_BODY_LIMIT` | `1048576` | largest request body in bytes; more is `413` |
+/// | `FNMESH_MAX_HEADERS` | `100` | most header lines in a request; more is `431` |
+/// | `FNMESH_MAX_HEADER_BYTES` | `65536` | most bytes of header names and values; more is `431` |
+/// | `FNMESH_JSON_DEPTH` | `128` | deepest nesting of a JSON envelope or JSON data (at most 128); more is `400` |
 /// | `FNMESH_SHUTDOWN_GRACE` | `20s` | how long in-flight requests may finish after SIGTERM |
 /// | `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION` | unset | Knative names, used in logs |
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -127,6 +130,15 @@ pub struct ServeConfig {
     /// `FNMESH_BODY_LIMIT`, in bytes.
     #[serde(rename = "fnmesh_body_limit", default = "default_body_limit")]
     pub body_limit: usize,
+    /// `FNMESH_MAX_HEADERS`.
+    #[serde(rename = "fnmesh_max_headers", default = "default_max_headers")]
+    pub max_headers: usize,
+    /// `FNMESH_MAX_HEADER_BYTES`: names and values, summed.
+    #[serde(rename = "fnmesh_max_header_bytes", default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// `FNMESH_JSON_DEPTH`.
+    #[serde(rename = "fnmesh_json_depth", default = "default_json_depth")]
+    pub json_depth: usize,
     /// `FNMESH_SHUTDOWN_GRACE`, e.g. `20s` or `500ms`.
     #[serde(rename = "fnmesh_shutdown_grace", default = "default_shutdown_grace", deserialize_with = "shutdown_grace")]
     pub shutdown_grace: Duration,
@@ -140,6 +152,38 @@ pub struct ServeConfig {
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default header count: Envoy's, which fronts Knative services on a cluster.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// The default bytes of headers: 64 KiB (Envoy, in front of a cluster's services, allows 60).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The deepest JSON nesting serde_json parses; `FNMESH_JSON_DEPTH` may only lower it.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+impl ServeConfig {
+    /// Parsed from `env` and checked: every limit within what the server can honour.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let config: Self = env.parse()?;
+        if config.body_limit == 0 {
+            return Err(ConfigError::invalid("FNMESH_BODY_LIMIT", "must be at least 1 byte"));
+        }
+        if !(1..=10_000).contains(&config.max_headers) {
+            return Err(ConfigError::invalid("FNMESH_MAX_HEADERS", "must be between 1 and 10000"));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&config.max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "FNMESH_MAX_HEADER_BYTES",
+                "must be between 1024 and 16777216 bytes (16 MiB)",
+            ));
+        }
+        if !(1..=MAX_JSON_DEPTH).contains(&config.json_depth) {
+            return Err(ConfigError::invalid(
+                "FNMESH_JSON_DEPTH",
+                format!("must be between 1 and {MAX_JSON_DEPTH} (the JSON parser's own bound)"),
+            ));
+        }
+        Ok(config)
+    }
+}
 
 impl Default for ServeConfig {
     fn default() -> Self {
@@ -147,6 +191,9 @@ impl Default for ServeConfig {
             port: default_port(),
             listen_addr: default_listen_addr(),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            json_depth: MAX_JSON_DEPTH,
             shutdown_grace: default_shutdown_grace(),
             k_service: None,
             k_revision: None,
@@ -163,6 +210,15 @@ fn default_listen_addr() -> IpAddr {
 }
 fn default_body_limit() -> usize {
     DEFAULT_BODY_LIMIT
+}
+fn default_max_headers() -> usize {
+    DEFAULT_MAX_HEADERS
+}
+fn default_max_header_bytes() -> usize {
+    DEFAULT_MAX_HEADER_BYTES
+}
+fn default_json_depth() -> usize {
+    MAX_JSON_DEPTH
 }
 fn default_shutdown_grace() -> Duration {
     Duration::from_secs(20)
@@ -226,6 +282,27 @@ mod tests {
         let err = Env::default().parse::<Needs>().unwrap_err();
         assert_eq!(err, ConfigError::Missing { var: "MESSAGE".into() });
         assert_eq!(err.to_string(), "MESSAGE: required but not set");
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let env = Env::from_pairs([
+            ("FNMESH_MAX_HEADERS", "20"),
+            ("FNMESH_MAX_HEADER_BYTES", "4096"),
+            ("FNMESH_JSON_DEPTH", "8"),
+        ]);
+        let cfg = ServeConfig::from_env(&env).unwrap();
+        assert_eq!((cfg.max_headers, cfg.max_header_bytes, cfg.json_depth), (20, 4096, 8));
+        assert_eq!(ServeConfig::from_env(&Env::default()).unwrap(), ServeConfig::default());
+        let refused = |var: &str, value: &str| ServeConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+        assert_eq!(refused("FNMESH_BODY_LIMIT", "0").to_string(), "FNMESH_BODY_LIMIT: must be at least 1 byte");
+        assert_eq!(refused("FNMESH_MAX_HEADERS", "0").to_string(), "FNMESH_MAX_HEADERS: must be between 1 and 10000");
+        assert!(refused("FNMESH_MAX_HEADER_BYTES", "100").to_string().starts_with("FNMESH_MAX_HEADER_BYTES: "));
+        assert_eq!(
+            refused("FNMESH_JSON_DEPTH", "129").to_string(),
+            "FNMESH_JSON_DEPTH: must be between 1 and 128 (the JSON parser's own bound)"
+        );
+        assert!(refused("FNMESH_JSON_DEPTH", "deep").to_string().starts_with("FNMESH_JSON_DEPTH: invalid value"));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request's headers are over the configured count or size. `431`.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// The event is valid but its data cannot be used by this function. `400`.
     #[error("{0}")]
     BadData(String),
@@ -60,6 +63,7 @@ impl Error {
             Self::NotCloudEvent(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidEvent(_) | Self::BadData(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -108,6 +112,7 @@ mod tests {
             (Error::NotCloudEvent("x".into()), 415),
             (Error::InvalidEvent("x".into()), 400),
             (Error::PayloadTooLarge { limit: 3 }, 413),
+            (Error::HeadersTooLarge("x".into()), 431),
             (Error::BadData("x".into()), 400),
             (Error::Unprocessable("x".into()), 422),
             (Error::Forbidden("x".into()), 403),

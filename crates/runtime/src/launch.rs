@@ -26,7 +26,7 @@ impl FunctionSpec {
     /// Parses the shared and the function's config from `env` and returns the
     /// complete service (function routes plus [`server::service`]) and its settings.
     pub fn build(&self, env: &Env, console: Console) -> Result<(Router, ServeConfig), ConfigError> {
-        let serve: ServeConfig = env.parse()?;
+        let serve = ServeConfig::from_env(env)?;
         let router = (self.launch)(env, &serve, console)?;
         Ok((server::service(router, &serve), serve))
     }
@@ -54,7 +54,7 @@ pub fn run_function(spec: FunctionSpec) -> ExitCode {
             Err(err) => return fail(spec.name, &format!("cannot listen on {addr}: {err}")),
         };
         tracing::info!(function = spec.name, %addr, service = serve.k_service.as_deref(), "serving");
-        match server::serve(listener, router, server::shutdown_signal(), serve.shutdown_grace).await {
+        match server::serve(listener, router, server::shutdown_signal(), &serve).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(spec.name, &format!("server error: {err}")),
         }

@@ -1,24 +1,28 @@
 //! The HTTP service around a function's router, and how it is served and drained.
 //!
 //! [`service`] adds what every function answers the same way: `GET /healthz`, a JSON
-//! 404, the body limit, and `traceparent`/`tracestate` copied onto replies.
-//! [`serve`] runs it until a shutdown signal, then stops accepting, lets in-flight
-//! requests finish for at most the grace period, and returns.
+//! 404, the header, body and JSON depth limits, and `traceparent`/`tracestate` copied
+//! onto replies. [`serve`] accepts HTTP/1.1 connections with hyper (header read timeout,
+//! a hard cap on headers past the configured limits) until a shutdown signal, then stops
+//! accepting, lets in-flight requests finish for at most the grace period, and returns.
 
 use std::future::Future;
 use std::io;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-use crate::binding::BodyLimit;
+use crate::binding::RequestLimits;
 use crate::{Error, ServeConfig};
 
 /// W3C trace-context headers a function keeps on its reply.
@@ -41,13 +45,46 @@ pub fn any_path(route: MethodRouter) -> Router {
 }
 
 /// `router` with what every function shares: `GET /healthz` (204), a JSON `404`
-/// for unknown paths, the body limit from `config`, and trace context on replies.
+/// for unknown paths, the limits from `config` (headers: a JSON `431`; body and JSON
+/// depth: read by the event extractor), and trace context on replies.
 pub fn service(router: Router, config: &ServeConfig) -> Router {
+    let headers = HeaderLimits { count: config.max_headers, bytes: config.max_header_bytes };
     router
         .route("/healthz", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) })
-        .layer(Extension(BodyLimit(config.body_limit)))
+        .layer(Extension(RequestLimits { body: config.body_limit, json_depth: config.json_depth }))
         .layer(middleware::from_fn(trace_context))
+        .layer(middleware::from_fn(move |request: Request, next: Next| header_limits(headers, request, next)))
+}
+
+/// `FNMESH_MAX_HEADERS` and `FNMESH_MAX_HEADER_BYTES`.
+#[derive(Debug, Clone, Copy)]
+struct HeaderLimits {
+    count: usize,
+    bytes: usize,
+}
+
+/// Refuses a request with more headers, or more bytes of them, than the limits: a JSON
+/// `431` naming the limit, before any handler runs.
+async fn header_limits(limits: HeaderLimits, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if headers.len() > limits.count {
+        let error = format!(
+            "the request has {} headers; at most {} are accepted (FNMESH_MAX_HEADERS)",
+            headers.len(),
+            limits.count
+        );
+        return Error::HeadersTooLarge(error).into_response();
+    }
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if bytes > limits.bytes {
+        let error = format!(
+            "the request's headers hold {bytes} bytes; at most {} are accepted (FNMESH_MAX_HEADER_BYTES)",
+            limits.bytes
+        );
+        return Error::HeadersTooLarge(error).into_response();
+    }
+    next.run(request).await
 }
 
 /// Copies `traceparent`/`tracestate` from the request onto the reply (unless the
@@ -66,34 +103,82 @@ async fn trace_context(request: Request, next: Next) -> Response {
     response
 }
 
+/// How long a client may take to send a request's headers (a slow-loris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// hyper's own caps: twice the configured limits, so that a request over a limit
+/// reaches [`header_limits`] and gets its JSON `431`; past the caps hyper answers a
+/// bare `431` and closes the connection, before anything is allocated for the request.
+fn http1(config: &ServeConfig) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    let header_bytes = config.max_header_bytes.saturating_mul(2).saturating_add(8 * 1024);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(config.max_headers.saturating_mul(2))
+        .max_header_size(header_bytes)
+        // The read buffer must hold the headers; hyper's default (~400 KB) often does.
+        .max_buf_size(header_bytes.max(400 * 1024));
+    builder
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then drains: no new
-/// connections, in-flight requests get at most `grace` to finish. Returns `Ok` after a
-/// clean drain or when the grace period ran out (requests still running are dropped).
-pub async fn serve(
+/// connections, in-flight requests get at most `config.shutdown_grace` to finish.
+/// Returns `Ok` after a clean drain or when the grace period ran out (requests still
+/// running are dropped).
+pub fn serve<F>(
     listener: TcpListener,
     router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: F,
+    config: &ServeConfig,
+) -> impl Future<Output = io::Result<()>> + Send + use<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (http, grace) = (http1(config), config.shutdown_grace);
+    async move { serve_with(listener, router, shutdown, http, grace).await }
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    http: hyper::server::conn::http1::Builder,
     grace: Duration,
 ) -> io::Result<()> {
-    let (started_tx, started_rx) = oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = started_tx.send(());
-    };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
-    let deadline = async move {
-        if started_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(err) = connection.await {
+                            tracing::trace!(%err, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(err) => accept_failed(&err).await,
+            },
+            () = &mut shutdown => break,
         }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(?grace, "shutdown grace period elapsed; dropping requests still in flight");
-            Ok(())
-        }
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?grace, "shutdown grace period elapsed; dropping requests still in flight");
+    }
+    Ok(())
+}
+
+/// A failed `accept`: a connection reset before it was taken is nothing; anything else
+/// (out of file descriptors, usually) is logged and waited out briefly, as hyper did.
+async fn accept_failed(err: &io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        tracing::error!(%err, "cannot accept a connection");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -130,6 +215,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use http_body_util::BodyExt;
+    use tokio::sync::oneshot;
     use tower::ServiceExt;
 
     fn app() -> Router {
@@ -193,6 +279,111 @@ mod tests {
         assert!(headers.get("traceparent").is_none());
     }
 
+    fn limited() -> ServeConfig {
+        ServeConfig { max_headers: 10, max_header_bytes: 2048, json_depth: 4, ..ServeConfig::default() }
+    }
+
+    fn event_app(config: &ServeConfig) -> Router {
+        let route = ce_post(|event: crate::IncomingEvent| async move { event.event.id().to_owned() });
+        service(any_path(route), config)
+    }
+
+    fn post_with(headers: &[(String, String)], body: &str) -> http::Request<Body> {
+        let mut request = http::Request::post("/");
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.body(Body::from(body.to_owned())).unwrap()
+    }
+
+    fn ce_headers(extra: usize) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = [("ce-specversion", "1.0"), ("ce-id", "e1"), ("ce-source", "/s")]
+            .iter()
+            .chain(&[("ce-type", "t"), ("content-type", "application/json")])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        headers.extend((0..extra).map(|i| (format!("ce-x{i}"), "v".to_owned())));
+        headers
+    }
+
+    use cloudevents::AttributesReader;
+
+    #[tokio::test]
+    async fn requests_over_the_header_limits_get_a_json_431() {
+        let app = event_app(&limited());
+        let (status, _, body) = call(app.clone(), post_with(&ce_headers(5), "{}")).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "e1"), "10 headers are within the limit");
+        let (status, _, body) = call(app.clone(), post_with(&ce_headers(6), "{}")).await;
+        assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert_eq!(body, r#"{"error":"the request has 11 headers; at most 10 are accepted (FNMESH_MAX_HEADERS)"}"#);
+        let mut big = ce_headers(0);
+        big.push(("ce-big".into(), "v".repeat(2048)));
+        let (status, _, body) = call(app, post_with(&big, "{}")).await;
+        assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert!(body.contains("at most 2048 are accepted (FNMESH_MAX_HEADER_BYTES)"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn json_nested_deeper_than_the_limit_is_a_json_400() {
+        let app = event_app(&limited());
+        let (status, _, body) = call(app.clone(), post_with(&ce_headers(0), r#"{"a":{"b":[[1]]}}"#)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "e1"));
+        let (status, _, body) = call(app.clone(), post_with(&ce_headers(0), r#"{"a":{"b":[[[1]]]}}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, r#"{"error":"the JSON body nests deeper than 4 levels (FNMESH_JSON_DEPTH)"}"#);
+        // A structured envelope counts itself: data three deep is four in all.
+        let structured = vec![("content-type".to_owned(), "application/cloudevents+json".to_owned())];
+        let envelope =
+            |data: &str| format!(r#"{{"specversion":"1.0","id":"s1","source":"/s","type":"t","data":{data}}}"#);
+        let (status, _, body) = call(app.clone(), post_with(&structured, &envelope("[[[1]]]"))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "s1"));
+        let (status, _, _) = call(app.clone(), post_with(&structured, &envelope("[[[[1]]]]"))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Data that is not JSON is not scanned.
+        let mut text = ce_headers(0);
+        text[4].1 = "text/plain".into();
+        let (status, _, body) = call(app, post_with(&text, "[[[[[[[[[[")).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "e1"));
+    }
+
+    /// Sends `request` as raw bytes on a new connection; the response's status line and
+    /// body, once the server closes or `Connection: close` ends it.
+    async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the server neither answered nor closed");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn over_tcp_hyper_caps_headers_at_twice_the_limit_and_keeps_serving() {
+        let config = limited();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, event_app(&config), async move { drop(stop_rx.await) }, &config));
+        let request = |extra: usize| {
+            let headers: String = ce_headers(extra).iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+            format!("POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n{headers}\r\n{{}}")
+        };
+        // 8 + 4 headers: over 10, under hyper's 20: our JSON answer.
+        let answer = raw(addr, &request(4)).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        assert!(answer.ends_with("(FNMESH_MAX_HEADERS)\"}"), "{answer}");
+        // 8 + 30: past hyper's cap: a bare 431 and the connection closed.
+        let answer = raw(addr, &request(30)).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        assert!(!answer.contains("error"), "{answer}");
+        // Within the limits, served as ever.
+        let answer = raw(addr, &request(0)).await;
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("e1"), "{answer}");
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), server).await.unwrap().unwrap().unwrap();
+    }
+
     /// A router whose `/slow` handler reports that it started, then waits for `release`.
     fn slow_router() -> (Router, tokio::sync::mpsc::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
         let (entered_tx, entered_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -228,7 +419,8 @@ mod tests {
         let stop = async move {
             let _ = stop_rx.await;
         };
-        let server = tokio::spawn(serve(listener, router, stop, grace));
+        let config = ServeConfig { shutdown_grace: grace, ..ServeConfig::default() };
+        let server = tokio::spawn(serve(listener, router, stop, &config));
         let request = tokio::spawn(reqwest::Client::new().post(format!("http://{addr}/slow")).send());
         (server, stop_tx, request)
     }

@@ -25,7 +25,7 @@ impl Filter {
         let limits = EvalConfig::from_env(env)?;
         match one_of(env, &VARS)? {
             ("FILTER", source) => start_js("FILTER", source, env, &serde_json::json!([]), &limits).map(Self::Js),
-            ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse(source)
+            ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse_nested(source, cesql_depth(env)?)
                 .map(Self::Cesql)
                 .map_err(|e| ConfigError::invalid("FILTER_CESQL", e)),
             (_, source) => {
@@ -49,5 +49,26 @@ impl Filter {
             }
             Self::JsonPath(query) => Ok(query.matches(&event_view(incoming))),
         }
+    }
+}
+
+/// `FNMESH_CESQL_DEPTH`: how deep `FILTER_CESQL` may nest (default 64, at most 128).
+#[derive(Debug, serde::Deserialize)]
+struct CesqlDepth {
+    #[serde(rename = "fnmesh_cesql_depth", default = "default_cesql_depth")]
+    depth: usize,
+}
+
+fn default_cesql_depth() -> usize {
+    fnmesh_cesql::DEFAULT_MAX_DEPTH
+}
+
+fn cesql_depth(env: &Env) -> Result<usize, ConfigError> {
+    let CesqlDepth { depth } = env.parse()?;
+    let ceiling = fnmesh_cesql::DEPTH_CEILING;
+    if (1..=ceiling).contains(&depth) {
+        Ok(depth)
+    } else {
+        Err(ConfigError::invalid("FNMESH_CESQL_DEPTH", format!("must be between 1 and {ceiling}")))
     }
 }

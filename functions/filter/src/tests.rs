@@ -119,3 +119,19 @@ fn start_up_errors_name_the_variables_and_positions() {
     let limits = start_error(&[("FILTER", "true"), ("FNMESH_EVAL_TIMEOUT", "never")]);
     assert!(limits.starts_with("FNMESH_EVAL_TIMEOUT: "), "{limits}");
 }
+
+#[test]
+fn cesql_nesting_is_bounded_by_fnmesh_cesql_depth() {
+    let nested = |n: usize| format!("{}TRUE{}", "(".repeat(n), ")".repeat(n));
+    // The default bound is 64 levels; FNMESH_CESQL_DEPTH lowers or raises it up to 128.
+    let _ = filter(&[("FILTER_CESQL", &nested(60))]);
+    let refused = start_error(&[("FILTER_CESQL", &nested(100))]);
+    assert!(refused.starts_with("FILTER_CESQL: the expression nests deeper than 64 levels"), "{refused}");
+    let _ = filter(&[("FILTER_CESQL", &nested(100)), ("FNMESH_CESQL_DEPTH", "128")]);
+    let lowered = start_error(&[("FILTER_CESQL", &nested(5)), ("FNMESH_CESQL_DEPTH", "1")]);
+    assert!(lowered.starts_with("FILTER_CESQL: the expression nests deeper than 1 levels"), "{lowered}");
+    assert_eq!(
+        start_error(&[("FILTER_CESQL", "TRUE"), ("FNMESH_CESQL_DEPTH", "1000")]),
+        "FNMESH_CESQL_DEPTH: must be between 1 and 128"
+    );
+}

@@ -9,7 +9,7 @@
 //!   spec requires and naming the attribute at fault;
 //! * [`encode`] writes an event in binary or structured mode, percent-encoding header
 //!   values as the spec says;
-//! * [`IncomingEvent`] is also an axum extractor with a body limit, and [`Reply`] the
+//! * [`IncomingEvent`] is also an axum extractor with body and JSON depth limits, and [`Reply`] the
 //!   responder that answers in the request's mode.
 
 mod decode;
@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 pub use decode::{decode, detect};
 pub use encode::{Encoded, encode};
-pub use extract::BodyLimit;
+pub use extract::RequestLimits;
 pub use reply::Reply;
 
 /// `Content-Type` of a structured-mode CloudEvent in JSON.
