@@ -118,7 +118,8 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let serving =
         fnmesh_runtime::ServeConfig { shutdown_grace: INGRESS_GRACE, ..fnmesh_runtime::ServeConfig::default() };
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = fnmesh_runtime::server::serve(listener, router(ingress), shutdown, &serving).await {
+        let router = fnmesh_runtime::server::limit_headers(router(ingress), &serving);
+        if let Err(e) = fnmesh_runtime::server::serve(listener, router, shutdown, &serving).await {
             tracing::error!(%e, "the ingress stopped");
         }
     }));

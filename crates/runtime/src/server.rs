@@ -48,13 +48,19 @@ pub fn any_path(route: MethodRouter) -> Router {
 /// for unknown paths, the limits from `config` (headers: a JSON `431`; body and JSON
 /// depth: read by the event extractor), and trace context on replies.
 pub fn service(router: Router, config: &ServeConfig) -> Router {
-    let headers = HeaderLimits { count: config.max_headers, bytes: config.max_header_bytes };
-    router
+    let router = router
         .route("/healthz", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) })
         .layer(Extension(RequestLimits { body: config.body_limit, json_depth: config.json_depth }))
-        .layer(middleware::from_fn(trace_context))
-        .layer(middleware::from_fn(move |request: Request, next: Next| header_limits(headers, request, next)))
+        .layer(middleware::from_fn(trace_context));
+    limit_headers(router, config)
+}
+
+/// `router` refusing requests over `FNMESH_MAX_HEADERS` or `FNMESH_MAX_HEADER_BYTES`
+/// with a JSON `431` (part of [`service`]; `fnmesh run`'s ingress uses it alone).
+pub fn limit_headers(router: Router, config: &ServeConfig) -> Router {
+    let headers = HeaderLimits { count: config.max_headers, bytes: config.max_header_bytes };
+    router.layer(middleware::from_fn(move |request: Request, next: Next| header_limits(headers, request, next)))
 }
 
 /// `FNMESH_MAX_HEADERS` and `FNMESH_MAX_HEADER_BYTES`.
