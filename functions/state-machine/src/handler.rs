@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::definition::{Definition, Refused};
+use crate::replay::ReplayGuard;
 use crate::signature::Signer;
 use crate::store::{Instance, Store};
 
@@ -24,6 +25,8 @@ pub const PREVIOUS: &str = "statemachineprev";
 pub const EVENT: &str = "statemachineevent";
 pub const FINAL: &str = "statemachinefinal";
 pub const SIGNATURE: &str = "statemachinesig";
+/// With `STATE_SECRET`: the instance's transitions so far, signed with the state.
+pub const STEP: &str = "statemachinestep";
 pub const CORRELATION: &str = "correlationkey";
 /// The type of the reply, as knative-state's runner sends it.
 pub const CHANGE_TYPE: &str = "statemachine.state.change.event";
@@ -42,6 +45,7 @@ struct Raw {
     state_reject: Option<String>,
     state_secret: Option<String>,
     state_store: Option<String>,
+    state_replay_window: Option<usize>,
 }
 
 /// What the reply is.
@@ -62,6 +66,8 @@ pub struct Config {
     pub ignore_refused: bool,
     pub signer: Option<Signer>,
     pub memory: bool,
+    /// `STATE_REPLAY_WINDOW`: instances whose consumed steps are remembered (0: none).
+    pub replay_window: usize,
 }
 
 /// The function: its settings, the optional store and sink.
@@ -69,9 +75,14 @@ pub struct Config {
 pub struct Machine {
     pub config: Config,
     store: Option<Store>,
+    /// With `STATE_SECRET`, no store and a window: refuses replayed states.
+    replays: Option<ReplayGuard>,
     sink: Option<Sink>,
     console: Console,
 }
+
+/// Instances whose consumed steps are remembered unless `STATE_REPLAY_WINDOW` says.
+pub const DEFAULT_REPLAY_WINDOW: usize = 10_000;
 
 fn choice(var: &str, value: Option<&str>, choices: &[&str]) -> Result<usize, ConfigError> {
     match value.filter(|v| !v.is_empty()) {
@@ -121,8 +132,11 @@ impl Machine {
             _ => env.clone(),
         };
         let sink = Sink::from_env(&sink_env)?;
-        let config = Config { definition, reply, ignore_refused, signer, memory };
-        Ok(Self { store: memory.then(Store::default), config, sink, console: Console::null() })
+        let replay_window = raw.state_replay_window.unwrap_or(DEFAULT_REPLAY_WINDOW);
+        // With a store, the stored state is the truth and the event's is not read.
+        let replays = (signer.is_some() && !memory && replay_window > 0).then(|| ReplayGuard::new(replay_window));
+        let config = Config { definition, reply, ignore_refused, signer, memory, replay_window };
+        Ok(Self { store: memory.then(Store::default), replays, config, sink, console: Console::null() })
     }
 
     /// Where the function logs.
@@ -152,11 +166,17 @@ impl Machine {
             Some(instance) => instance.current.clone(),
             None => Self::ext(event, STATE).unwrap_or_default(),
         };
+        let step = match Self::ext(event, STEP) {
+            None => 0,
+            Some(text) => text.parse::<u64>().map_err(|_| {
+                Error::InvalidEvent(format!("{STEP} is {text:?}: expected the number of transitions so far"))
+            })?,
+        };
         if stored.is_none()
             && let (Some(signer), Some(id)) = (&self.config.signer, &id)
         {
             let signature = Self::ext(event, SIGNATURE).unwrap_or_default();
-            if !signer.verify(definition, id, &current, &signature) {
+            if !signer.verify(definition, id, &current, step, &signature) {
                 return Err(Error::Forbidden(format!(
                     "the state {current:?} of instance {id} is not signed by this state machine ({SIGNATURE} is {})",
                     if signature.is_empty() { "missing" } else { "wrong" }
@@ -183,6 +203,14 @@ impl Machine {
                 }));
             }
         };
+        if let (Some(replays), Some(id)) = (&self.replays, &id)
+            && let Err(at) = replays.consume(id, step)
+        {
+            return Err(Error::Forbidden(format!(
+                "instance {id}: the state {current:?} of step {step} was already used (a replay?); the instance is at \
+                 step {at} or later"
+            )));
+        }
         let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let data = data_json(incoming);
         let context = match (&stored, data) {
@@ -224,9 +252,11 @@ impl Machine {
             reply.set_extension(CORRELATION, key);
         }
         if let Some(signer) = &self.config.signer {
-            reply.set_extension(SIGNATURE, signer.sign(definition, &id, &next));
+            reply.set_extension(STEP, (step + 1).to_string());
+            reply.set_extension(SIGNATURE, signer.sign(definition, &id, &next, step + 1));
         } else {
             reply.remove_extension(SIGNATURE);
+            reply.remove_extension(STEP);
         }
         Ok(Some(reply))
     }
@@ -256,7 +286,7 @@ impl Machine {
         }
         let mut body = json!(instance);
         if let Some(signer) = &self.config.signer {
-            body[SIGNATURE] = json!(signer.sign(&self.config.definition, &instance.id, ""));
+            body[SIGNATURE] = json!(signer.sign(&self.config.definition, &instance.id, "", 0));
         }
         body
     }

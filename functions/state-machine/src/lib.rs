@@ -14,7 +14,8 @@
 //! | `statemachineprev` | the state before |
 //! | `statemachineevent` | the event that moved it |
 //! | `statemachinefinal` | `true` when the new state accepts no event |
-//! | `statemachinesig` | with `STATE_SECRET`: HMAC-SHA256 of (name, version, id, state), hex |
+//! | `statemachinestep` | with `STATE_SECRET`: the instance's transitions so far |
+//! | `statemachinesig` | with `STATE_SECRET`: HMAC-SHA256 of (name, version, id, state, step), hex |
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -22,12 +23,14 @@
 //! | `STATEMACHINE_DEF` / `STATEMACHINE_DEF_PATH`, `STATEMACHINE_NAME`, `STATEMACHINE_VERSION` | — | knative-state runner's settings, accepted as they are |
 //! | `STATE_REPLY` | `event` | `event`: a new `statemachine.state.change.event`; `input`: the input event with the new extensions |
 //! | `STATE_REJECT` | `error` | a refused event: `error` answers 422; `ignore` answers 200 with no event, as the runner does |
-//! | `STATE_SECRET` | unset | sign replies and refuse (403) events whose state is not signed |
+//! | `STATE_SECRET` | unset | sign replies and refuse (403) events whose state is not signed, or replayed |
+//! | `STATE_REPLAY_WINDOW` | `10000` | with `STATE_SECRET` and no store: instances whose used steps are remembered, so that a state presented twice is refused (403); `0`: off |
 //! | `STATE_STORE` | `none` | `memory`: also keep instances, as the runner does (`GET /statemachines/{id}`) |
 //! | `K_SINK` / `EVENT_SINK` | unset | also send every transition there |
 
 pub mod definition;
 mod handler;
+mod replay;
 mod signature;
 mod store;
 

@@ -1,6 +1,8 @@
 //! Tamper-proof state: an HMAC-SHA256 over the definition's name and version, the
-//! instance id and the state, so that a producer cannot forge a state, move one
-//! instance's state to another, or replay it against another definition.
+//! instance id, the state and the step (transitions so far), so that a producer cannot
+//! forge a state, move one instance's state to another, replay it against another
+//! definition, or present an old state as a newer step ([`crate::replay`] refuses the
+//! same step twice).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -24,25 +26,26 @@ impl Signer {
         Self { key: secret.as_bytes().to_vec() }
     }
 
-    fn mac(&self, definition: &Definition, id: &str, state: &str) -> Hmac<Sha256> {
+    fn mac(&self, definition: &Definition, id: &str, state: &str, step: u64) -> Hmac<Sha256> {
         // `new_from_slice` takes keys of any length for HMAC.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
         for part in [definition.name.as_str(), definition.version.as_str(), id, state] {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
+        mac.update(&step.to_be_bytes());
         mac
     }
 
     /// The signature, as lower-case hex.
-    pub fn sign(&self, definition: &Definition, id: &str, state: &str) -> String {
-        self.mac(definition, id, state).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    pub fn sign(&self, definition: &Definition, id: &str, state: &str, step: u64) -> String {
+        self.mac(definition, id, state, step).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether `signature` signs this state (compared in constant time).
-    pub fn verify(&self, definition: &Definition, id: &str, state: &str, signature: &str) -> bool {
+    pub fn verify(&self, definition: &Definition, id: &str, state: &str, step: u64, signature: &str) -> bool {
         let Some(bytes) = hex(signature) else { return false };
-        self.mac(definition, id, state).verify_slice(&bytes).is_ok()
+        self.mac(definition, id, state, step).verify_slice(&bytes).is_ok()
     }
 }
 
@@ -58,20 +61,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_bind_definition_instance_and_state() {
+    fn signatures_bind_definition_instance_state_and_step() {
         let definition = Definition::parse("'': {events: {Go: Done}}\nDone: {}", Some("m"), Some("1")).unwrap();
         let signer = Signer::new("s3cret");
-        let sig = signer.sign(&definition, "id-1", "Done");
+        let sig = signer.sign(&definition, "id-1", "Done", 1);
         assert_eq!(sig.len(), 64);
-        assert!(signer.verify(&definition, "id-1", "Done", &sig));
-        assert!(!signer.verify(&definition, "id-2", "Done", &sig), "another instance");
-        assert!(!signer.verify(&definition, "id-1", "", &sig), "another state");
-        assert!(!Signer::new("other").verify(&definition, "id-1", "Done", &sig), "another key");
+        assert!(signer.verify(&definition, "id-1", "Done", 1, &sig));
+        assert!(!signer.verify(&definition, "id-2", "Done", 1, &sig), "another instance");
+        assert!(!signer.verify(&definition, "id-1", "", 1, &sig), "another state");
+        assert!(!signer.verify(&definition, "id-1", "Done", 2, &sig), "another step");
+        assert!(!Signer::new("other").verify(&definition, "id-1", "Done", 1, &sig), "another key");
         let mut v2 = definition.clone();
         v2.version = "2".into();
-        assert!(!signer.verify(&v2, "id-1", "Done", &sig), "another version");
-        assert!(!signer.verify(&definition, "id-1", "Done", "zz"));
+        assert!(!signer.verify(&v2, "id-1", "Done", 1, &sig), "another version");
+        assert!(!signer.verify(&definition, "id-1", "Done", 1, "zz"));
         // Lengths are part of the input: ("ab", "c") and ("a", "bc") differ.
-        assert_ne!(signer.sign(&definition, "ab", "c"), signer.sign(&definition, "a", "bc"));
+        assert_ne!(signer.sign(&definition, "ab", "c", 0), signer.sign(&definition, "a", "bc", 0));
     }
 }

@@ -103,29 +103,68 @@ async fn the_input_reply_mode_keeps_the_event() {
     assert_eq!(answer.header("ce-statemachinestate"), "InQueue");
 }
 
+/// `ty` sent from a signed `state` at `step` of instance `id`.
+fn signed(ty: &str, id: &str, state: &str, step: u64, sig: &str) -> CeRequest {
+    event(ty, Some(id), Some(state)).header("ce-statemachinestep", &step.to_string()).header("ce-statemachinesig", sig)
+}
+
 #[tokio::test]
 async fn signed_state_cannot_be_forged_moved_or_left_out() {
     let router = machine(&[("STATE_SECRET", "s3cret")]);
     let first = step(&router, "JoinedQueue", None, None).await;
     let (id, sig) = (first.header("ce-statemachineid").to_owned(), first.header("ce-statemachinesig").to_owned());
-    assert_eq!(sig.len(), 64);
-    let signed =
-        |ty: &str, id: &str, state: &str, sig: &str| event(ty, Some(id), Some(state)).header("ce-statemachinesig", sig);
-    let next = call(&router, &signed("ExitedQueue", &id, "InQueue", &sig)).await;
+    assert_eq!((sig.len(), first.header("ce-statemachinestep")), (64, "1"));
+    let next = call(&router, &signed("ExitedQueue", &id, "InQueue", 1, &sig)).await;
     assert_eq!(next.status, StatusCode::OK, "{}", next.text());
-    let forged = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", &sig)).await;
+    assert_eq!(next.header("ce-statemachinestep"), "2");
+    let forged = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", 1, &sig)).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "a state it was not signed for");
     assert!(
         forged.error().contains("is not signed by this state machine (statemachinesig is wrong)"),
         "{}",
         forged.error()
     );
-    let moved = call(&router, &signed("ExitedQueue", "another-id", "InQueue", &sig)).await;
+    let moved = call(&router, &signed("ExitedQueue", "another-id", "InQueue", 1, &sig)).await;
     assert_eq!(moved.status, StatusCode::FORBIDDEN, "another instance's signature");
+    let other_step = call(&router, &signed("ExitedQueue", &id, "InQueue", 7, &sig)).await;
+    assert_eq!(other_step.status, StatusCode::FORBIDDEN, "another step");
     let unsigned = step(&router, "ExitedQueue", Some(&id), Some("InQueue")).await;
     assert!(unsigned.error().contains("statemachinesig is missing"), "{}", unsigned.error());
     let other_key = machine(&[("STATE_SECRET", "other")]);
-    assert_eq!(call(&other_key, &signed("ExitedQueue", &id, "InQueue", &sig)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(call(&other_key, &signed("ExitedQueue", &id, "InQueue", 1, &sig)).await.status, StatusCode::FORBIDDEN);
+    let bad_step =
+        call(&router, &signed("ExitedQueue", &id, "InQueue", 1, &sig).header("ce-statemachinestep", "x")).await;
+    assert_eq!(bad_step.status, StatusCode::BAD_REQUEST, "{}", bad_step.text());
+}
+
+#[tokio::test]
+async fn a_signed_state_is_used_once() {
+    let router = machine(&[("STATE_SECRET", "s3cret")]);
+    let first = step(&router, "JoinedQueue", None, None).await;
+    let (id, sig) = (first.header("ce-statemachineid").to_owned(), first.header("ce-statemachinesig").to_owned());
+    let moved = call(&router, &signed("ExitedQueue", &id, "InQueue", 1, &sig)).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    // The same signed state again: its signature is good, but the instance moved on.
+    let replayed = call(&router, &signed("ExitedQueue", &id, "InQueue", 1, &sig)).await;
+    assert_eq!(replayed.status, StatusCode::FORBIDDEN, "{}", replayed.text());
+    assert!(
+        replayed.error().contains("the state \"InQueue\" of step 1 was already used (a replay?)"),
+        "{}",
+        replayed.error()
+    );
+    // The newer state goes on.
+    let (state, sig2) =
+        (moved.header("ce-statemachinestate").to_owned(), moved.header("ce-statemachinesig").to_owned());
+    let on = call(&router, &signed("TicketsReserved", &id, &state, 2, &sig2)).await;
+    assert_ne!(on.status, StatusCode::FORBIDDEN, "{}", on.text());
+    // A refused transition does not use the state up.
+    let refused = call(&router, &signed("NoSuchEvent", &id, &state, 2, &sig2)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    // STATE_REPLAY_WINDOW=0: replays are not tracked (several replicas, or flows that fan out).
+    let open = machine(&[("STATE_SECRET", "s3cret"), ("STATE_REPLAY_WINDOW", "0")]);
+    for _ in 0..2 {
+        assert_eq!(call(&open, &signed("ExitedQueue", &id, "InQueue", 1, &sig)).await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]
