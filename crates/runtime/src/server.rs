@@ -2,8 +2,8 @@
 //!
 //! [`service`] adds what every function answers the same way: `GET /healthz`, a JSON
 //! 404, the header, body and JSON depth limits, and `traceparent`/`tracestate` copied
-//! onto replies. [`serve`] accepts HTTP/1.1 connections with hyper (header read timeout,
-//! a hard cap on headers past the configured limits) until a shutdown signal, then stops
+//! onto replies. [`serve`] accepts HTTP/1.1 connections with hyper (with a hard cap on
+//! headers past the configured limits) until a shutdown signal, then stops
 //! accepting, lets in-flight requests finish for at most the grace period, and returns.
 
 use std::future::Future;
@@ -17,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -109,18 +109,16 @@ async fn trace_context(request: Request, next: Next) -> Response {
     response
 }
 
-/// How long a client may take to send a request's headers (a slow-loris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// hyper's own caps: twice the configured limits, so that a request over a limit
 /// reaches [`header_limits`] and gets its JSON `431`; past the caps hyper answers a
 /// bare `431` and closes the connection, before anything is allocated for the request.
 fn http1(config: &ServeConfig) -> hyper::server::conn::http1::Builder {
     let mut builder = hyper::server::conn::http1::Builder::new();
     let header_bytes = config.max_header_bytes.saturating_mul(2).saturating_add(8 * 1024);
+    // No timer, so no header read timeout: hyper's would also close keep-alive
+    // connections idle for 30 s, racing the next request of a proxy that pools them
+    // (queue-proxy, the mesh) into a reset the proxy does not retry for a POST.
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(config.max_headers.saturating_mul(2))
         .max_header_size(header_bytes)
         // The read buffer must hold the headers; hyper's default (~400 KB) often does.
