@@ -78,8 +78,7 @@ impl Appender {
                 return Err(Error::BadData(format!("got error while unmarshalling data: {why}")));
             }
         };
-        self.console.log("Received a new event: ");
-        self.console.log(&log_line(&event, &payload));
+        let received = log_line(&event, &payload);
 
         payload.message.push_str(&self.message);
         let mut output = event;
@@ -87,8 +86,9 @@ impl Appender {
         if let Some(ty) = &self.ty {
             output.set_type(ty.as_str());
         }
-        self.console.log("Transform the event to: ");
-        self.console.log(&log_line(&output, &payload));
+        // The Go appender's four lines, in one write: nothing can fail between them.
+        let transformed = log_line(&output, &payload);
+        self.console.log_lines(&["Received a new event: ", &received, "Transform the event to: ", &transformed]);
         Ok(Reply::event(output, encoding))
     }
 }
