@@ -83,7 +83,7 @@ impl Courier {
         let (transport, out) = (&self.transport, &self.out);
         let mut headers = headers.clone();
         headers.insert("prefer", HeaderValue::from_static("reply"));
-        if !transport.routes.is_mesh(&target.url) {
+        if headers.contains_key(&crate::mesh::HOPS_HEADER) && !transport.routes.is_mesh(&target.url) {
             headers.remove(&crate::mesh::HOPS_HEADER);
         }
         let attempts = policy.retry + 1;

@@ -114,7 +114,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
     let mut tasks = Vec::new();
     let shutdown = wait_for(stopped.clone());
-    // The ingress keeps the functions' header limits and header read timeout.
+    // The ingress keeps the functions' header limits.
     let serving =
         fnmesh_runtime::ServeConfig { shutdown_grace: INGRESS_GRACE, ..fnmesh_runtime::ServeConfig::default() };
     tasks.push(tokio::spawn(async move {

@@ -111,7 +111,7 @@ async fn trace_context(request: Request, next: Next) -> Response {
 
 /// hyper's own caps: twice the configured limits, so that a request over a limit
 /// reaches [`header_limits`] and gets its JSON `431`; past the caps hyper answers a
-/// bare `431` and closes the connection, before anything is allocated for the request.
+/// bare `431` and closes the connection without reading further.
 fn http1(config: &ServeConfig) -> hyper::server::conn::http1::Builder {
     let mut builder = hyper::server::conn::http1::Builder::new();
     let header_bytes = config.max_header_bytes.saturating_mul(2).saturating_add(8 * 1024);

@@ -66,8 +66,6 @@ pub struct Config {
     pub ignore_refused: bool,
     pub signer: Option<Signer>,
     pub memory: bool,
-    /// `STATE_REPLAY_WINDOW`: instances whose consumed steps are remembered (0: none).
-    pub replay_window: usize,
 }
 
 /// The function: its settings, the optional store and sink.
@@ -135,7 +133,7 @@ impl Machine {
         let replay_window = raw.state_replay_window.unwrap_or(DEFAULT_REPLAY_WINDOW);
         // With a store, the stored state is the truth and the event's is not read.
         let replays = (signer.is_some() && !memory && replay_window > 0).then(|| ReplayGuard::new(replay_window));
-        let config = Config { definition, reply, ignore_refused, signer, memory, replay_window };
+        let config = Config { definition, reply, ignore_refused, signer, memory };
         Ok(Self { store: memory.then(Store::default), replays, config, sink, console: Console::null() })
     }
 
