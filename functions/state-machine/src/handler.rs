@@ -1,4 +1,5 @@
-//! Settings, the transition of one event, and the routes (CloudEvents on `/` and
+//! Settings, the I/O around a transition (the store, the replay guard, the console, the
+//! sink; [`crate::transition`] decides), and the routes (CloudEvents on `/` and
 //! `/statemachines/events`; the runner's JSON API on `/statemachines`).
 
 use std::sync::Arc;
@@ -8,29 +9,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use fnmesh_runtime::server::ce_post;
 use fnmesh_runtime::sink::Sink;
-use fnmesh_runtime::{
-    AttributesReader, ConfigError, Console, Env, Error, Event, EventBuilder, EventBuilderV10, IncomingEvent, Reply,
-};
+use fnmesh_runtime::{ConfigError, Console, Env, Error, Event, IncomingEvent, Reply};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::definition::{Definition, Refused};
+use crate::definition::Definition;
 use crate::replay::ReplayGuard;
 use crate::signature::Signer;
 use crate::store::{Instance, Store};
-
-pub const ID: &str = "statemachineid";
-pub const STATE: &str = "statemachinestate";
-pub const PREVIOUS: &str = "statemachineprev";
-pub const EVENT: &str = "statemachineevent";
-pub const FINAL: &str = "statemachinefinal";
-pub const SIGNATURE: &str = "statemachinesig";
-/// With `STATE_SECRET`: the instance's transitions so far, signed with the state.
-pub const STEP: &str = "statemachinestep";
-pub const CORRELATION: &str = "correlationkey";
-/// The type of the reply, as knative-state's runner sends it.
-pub const CHANGE_TYPE: &str = "statemachine.state.change.event";
-pub const CHANGE_SOURCE: &str = "statemachine-runner";
+use crate::transition::{self, CORRELATION, Decision, Fresh, ID, Move, SIGNATURE, ext};
 
 #[derive(Debug, Deserialize)]
 struct Raw {
@@ -143,119 +130,35 @@ impl Machine {
         self
     }
 
-    fn ext(event: &Event, name: &str) -> Option<String> {
-        event.extension(name).map(ToString::to_string).filter(|v| !v.is_empty())
-    }
-
     /// The transition `incoming` asks for, and the reply (`None`: refused and ignored).
+    /// [`transition::decide`] decides; this reads and writes the store, consults the
+    /// replay guard and logs.
     pub fn transition(&self, incoming: &IncomingEvent) -> Result<Option<Event>, Error> {
         let event = &incoming.event;
-        let definition = &self.config.definition;
-        let correlation = Self::ext(event, CORRELATION);
-        let mut id = Self::ext(event, ID);
-        let mut stored = None;
-        if let Some(store) = &self.store {
-            if id.is_none() {
-                id = correlation.as_deref().and_then(|k| store.id_for_key(k));
-            }
-            stored = id.as_deref().and_then(|i| store.get(i));
-        }
-        let current = match &stored {
-            Some(instance) => instance.current.clone(),
-            None => Self::ext(event, STATE).unwrap_or_default(),
-        };
-        let step = match Self::ext(event, STEP) {
-            None => 0,
-            Some(text) => text.parse::<u64>().map_err(|_| {
-                Error::InvalidEvent(format!("{STEP} is {text:?}: expected the number of transitions so far"))
-            })?,
-        };
-        if stored.is_none()
-            && let (Some(signer), Some(id)) = (&self.config.signer, &id)
+        let stored = self.store.as_ref().and_then(|store| {
+            let id = ext(event, ID).or_else(|| ext(event, CORRELATION).and_then(|key| store.id_for_key(&key)))?;
+            store.get(&id)
+        });
+        let moved = match transition::decide(&self.config, event, incoming.wire_data.as_deref(), stored, Fresh::now())?
         {
-            let signature = Self::ext(event, SIGNATURE).unwrap_or_default();
-            if !signer.verify(definition, id, &current, step, &signature) {
-                return Err(Error::Forbidden(format!(
-                    "the state {current:?} of instance {id} is not signed by this state machine ({SIGNATURE} is {})",
-                    if signature.is_empty() { "missing" } else { "wrong" }
-                )));
+            Decision::Refused { log, error } => {
+                self.console.log(&log);
+                return error.map_or(Ok(None), Err);
             }
-        }
-        if id.is_none() && !current.is_empty() {
-            return Err(Error::InvalidEvent(format!("{STATE} is {current:?} but {ID} is missing: which instance?")));
-        }
-        let next = match definition.next(&current, event.ty()) {
-            Ok(next) => next.to_owned(),
-            Err(refused) => {
-                let message = match &refused {
-                    Refused::UnknownState(_) => format!("{refused}"),
-                    Refused::NotAllowed { .. } => format!("{refused}"),
-                };
-                self.console.log(&format!("Event Rejected: {} for state {current:?}", event.ty()));
-                if self.config.ignore_refused {
-                    return Ok(None);
-                }
-                return Err(Error::Unprocessable(match &id {
-                    Some(id) => format!("instance {id}: {message}"),
-                    None => message,
-                }));
-            }
+            Decision::Moved(moved) => moved,
         };
-        if let (Some(replays), Some(id)) = (&self.replays, &id)
-            && let Err(at) = replays.consume(id, step)
+        // Only a state that may be replayed is remembered: a new instance's is not.
+        if let Some(replays) = &self.replays
+            && moved.known
+            && let Err(at) = replays.consume(&moved.instance.id, moved.step)
         {
-            return Err(Error::Forbidden(format!(
-                "instance {id}: the state {current:?} of step {step} was already used (a replay?); the instance is at \
-                 step {at} or later"
-            )));
+            return Err(moved.replayed(at));
         }
-        let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let data = data_json(incoming);
-        let context = match (&stored, data) {
-            (Some(instance), Some(Value::Object(new))) => merge(instance.context.clone(), new),
-            (Some(instance), _) => instance.context.clone(),
-            (None, data) => data.unwrap_or(Value::Null),
-        };
+        let Move { instance, log, reply, .. } = *moved;
         if let Some(store) = &self.store {
-            let key = stored.as_ref().map(|s| s.correlationkey.clone()).or(correlation.clone()).unwrap_or_default();
-            store.put(Instance {
-                id: id.clone(),
-                correlationkey: key,
-                current: next.clone(),
-                context: context.clone(),
-            });
+            store.put(instance);
         }
-        self.console.log(&format!("Instance {id}: {current:?} --{}--> {next:?}", event.ty()));
-        let mut reply = match self.config.reply {
-            ReplyMode::Input => event.clone(),
-            ReplyMode::ChangeEvent => {
-                let data = json!({"id": id, "correlationkey": correlation.clone().unwrap_or_default(), "current": next, "context": context});
-                let mut change = EventBuilderV10::new()
-                    .id(uuid::Uuid::new_v4().to_string())
-                    .ty(CHANGE_TYPE)
-                    .source(CHANGE_SOURCE)
-                    .time(chrono::Utc::now())
-                    .build()
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                change.set_data("application/json", data.to_string().into_bytes());
-                change
-            }
-        };
-        reply.set_extension(ID, id.clone());
-        reply.set_extension(STATE, next.clone());
-        reply.set_extension(PREVIOUS, current);
-        reply.set_extension(EVENT, event.ty().to_owned());
-        reply.set_extension(FINAL, definition.is_final(&next).to_string());
-        if let Some(key) = correlation {
-            reply.set_extension(CORRELATION, key);
-        }
-        if let Some(signer) = &self.config.signer {
-            reply.set_extension(STEP, (step + 1).to_string());
-            reply.set_extension(SIGNATURE, signer.sign(definition, &id, &next, step + 1));
-        } else {
-            reply.remove_extension(SIGNATURE);
-            reply.remove_extension(STEP);
-        }
+        self.console.log(&log);
         Ok(Some(reply))
     }
 
@@ -292,21 +195,6 @@ impl Machine {
 
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
-}
-
-fn data_json(incoming: &IncomingEvent) -> Option<Value> {
-    incoming.wire_data.as_ref().and_then(|bytes| serde_json::from_slice(bytes).ok())
-}
-
-/// The runner's context merge: the new event's fields over the kept ones.
-fn merge(old: Value, new: serde_json::Map<String, Value>) -> Value {
-    match old {
-        Value::Object(mut old) => {
-            old.extend(new);
-            Value::Object(old)
-        }
-        _ => Value::Object(new),
-    }
 }
 
 /// The routes.

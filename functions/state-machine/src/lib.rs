@@ -33,6 +33,7 @@ mod handler;
 mod replay;
 mod signature;
 mod store;
+mod transition;
 
 pub use handler::{Config, Machine, app};
 
