@@ -66,11 +66,6 @@ impl Expression {
         Ok(Self { root, source: source.to_owned() })
     }
 
-    /// The text this expression was parsed from.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// Evaluates the expression against an event's attributes.
     pub fn evaluate(&self, event: &(impl Attributes + ?Sized)) -> Evaluation {
         let mut errors = Vec::new();

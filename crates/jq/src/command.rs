@@ -3,40 +3,24 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-use crate::WORKER_ARG;
-
 /// How to start a worker: a program that calls [`crate::worker_main`] when given these
-/// arguments. Workers start with an empty environment (plus what [`Self::env`] adds) in `/`.
+/// arguments. Workers start with an empty environment in `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCommand {
     program: PathBuf,
     args: Vec<OsString>,
-    envs: Vec<(OsString, OsString)>,
 }
 
 impl WorkerCommand {
     /// `program` with no arguments.
     pub fn new(program: impl Into<PathBuf>) -> Self {
-        Self { program: program.into(), args: Vec::new(), envs: Vec::new() }
-    }
-
-    /// This executable with [`WORKER_ARG`]: for a binary whose `main` starts with
-    /// `if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) { return worker_main(); }`.
-    pub fn current_exe() -> std::io::Result<Self> {
-        Ok(Self::new(std::env::current_exe()?).arg(WORKER_ARG))
+        Self { program: program.into(), args: Vec::new() }
     }
 
     /// Adds an argument.
     #[must_use]
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_owned());
-        self
-    }
-
-    /// Sets an environment variable for the worker (none is inherited).
-    #[must_use]
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -58,7 +42,6 @@ impl WorkerCommand {
         command
             .args(&self.args)
             .env_clear()
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir("/")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

@@ -7,7 +7,8 @@
 //! (`env` and `$ENV` are `{}`), no files, no modules, no `input`.
 //!
 //! The worker is any executable that calls [`worker_main`] when its first argument is
-//! [`WORKER_ARG`]: functions re-execute themselves ([`WorkerCommand::current_exe`]); the
+//! [`WORKER_ARG`]: functions re-execute themselves (the transformer's `main` calls it on
+//! that argument, and its pool runs `WorkerCommand::new(current_exe).arg(WORKER_ARG)`); the
 //! `fnmesh-jq-worker` binary of this crate does only that.
 
 mod command;

@@ -61,11 +61,6 @@ impl JqPool {
         Ok(pool)
     }
 
-    /// The limits the pool runs with.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Every output of the program for `input` (one JSON value, as text).
     pub async fn run(&self, input: &str) -> Result<Vec<serde_json::Value>, JqError> {
         let _permit = self.permits.acquire().await.map_err(|_| JqError::Worker("the pool is closed".into()))?;

@@ -18,8 +18,7 @@ mod extract;
 mod reply;
 
 use bytes::Bytes;
-use cloudevents::{AttributesReader, Data, Event};
-use std::borrow::Cow;
+use cloudevents::{AttributesReader, Event};
 
 pub use decode::{decode, detect};
 pub use encode::{Encoded, encode};
@@ -90,15 +89,6 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
 /// Whether `name` is a valid extension attribute name: lowercase ASCII letters and digits.
 pub fn is_valid_extension_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-/// The event's data as bytes, as they would travel in a binary-mode body.
-pub fn data_bytes(event: &Event) -> Option<Cow<'_, [u8]>> {
-    Some(match event.data()? {
-        Data::Binary(bytes) => Cow::Borrowed(bytes.as_slice()),
-        Data::String(text) => Cow::Borrowed(text.as_bytes()),
-        Data::Json(value) => Cow::Owned(serde_json::to_vec(value).unwrap_or_default()),
-    })
 }
 
 /// Whether the event's `datacontenttype` says JSON (absent counts as JSON).
