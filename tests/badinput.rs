@@ -29,16 +29,7 @@ fn corpus() -> Vec<(String, CeRequest)> {
     assert!(files.len() >= 15, "corpus files in {}", dir.display());
     files
         .into_iter()
-        .map(|file| {
-            let text = std::fs::read(&file).unwrap();
-            let split = text.windows(2).position(|w| w == b"\n\n").unwrap_or(0);
-            let mut request = CeRequest::raw().body(text.get(split + 2..).unwrap_or_default().to_vec());
-            for line in String::from_utf8_lossy(&text[..split]).lines().filter(|l| !l.is_empty()) {
-                let (name, value) = line.split_once(':').unwrap();
-                request = request.header_append(name.trim(), value.trim());
-            }
-            (file.file_stem().unwrap().to_string_lossy().into_owned(), request)
-        })
+        .map(|file| (file.file_stem().unwrap().to_string_lossy().into_owned(), CeRequest::from_http_file(&file)))
         .collect()
 }
 
