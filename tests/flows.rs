@@ -59,7 +59,7 @@ fn normalise(text: &str) -> String {
 
 /// The Host header and path for a `send` target, as `fnmesh send` computes them.
 fn host_and_path(target: &str) -> (String, String) {
-    let (url, host) = fnmesh_mesh::client::locate(target, 0, "default").unwrap();
+    let (url, host) = fnmesh_mesh::cli::client::locate(target, 0, "default").unwrap();
     let path = url::Url::parse(&url).unwrap().path().to_owned();
     (host.unwrap_or_default(), path)
 }

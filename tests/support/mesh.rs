@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use fnmesh_mesh::cli::run::{Options, Running, start};
 use fnmesh_mesh::output::Out;
-use fnmesh_mesh::run::{Options, Running, start};
 use fnmesh_runtime::Capture;
 
 /// A mesh under test.

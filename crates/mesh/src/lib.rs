@@ -1,36 +1,39 @@
-//! `fnmesh`: runs Knative YAML on one machine. The modules, in the order a run uses them:
+//! `fnmesh`: runs Knative YAML on one machine. Four layers, each using only those above
+//! it in this list:
 //!
-//! * [`manifest`], [`yaml`], [`problems`]: every document of the given paths, and the
-//!   problems found in them (file, document, field path), reported all at once;
-//! * [`model`]: the Knative API objects, typed; [`images`]: which function runs an image;
-//! * [`plan`]: what the Knative controllers would create (Sequence and Parallel channels
-//!   and subscriptions, triggers per broker), with [`address`], [`delivery`], [`filters`]
-//!   and [`ping`];
-//! * [`workloads`]: services started in-process (or as commands); [`transport`]: HTTP
-//!   to in-cluster addresses on loopback; [`deliver`]: retries and dead letters;
-//!   [`mesh`]: channels and brokers; [`ingress`]: the one port; [`output`]: one stream;
-//! * [`run`]: `fnmesh run`; [`client`]: `fnmesh send` and `fnmesh get`.
+//! 1. [`manifests`]: every YAML document read once into a typed [`manifests::Document`]
+//!    (its [`manifests::Kind`], metadata and spec, with the file and document it came
+//!    from); unknown fields and type errors as [`manifests::Problems`] with field paths;
+//!    CRD schemas.
+//! 2. [`plan`]: what the Knative controllers would create, one module per kind.
+//! 3. [`dataplane`]: the eventing emulator that runs a plan: the ingress, channels,
+//!    brokers, delivery, ping sources, the services.
+//! 4. [`cli`]: the commands (`run`, `validate`, `graph`, `kn`, `send`, `get`).
+//!
+//! Beside them: [`error`] (the one error type) and [`output`] (the one output stream).
+//!
+//! Where to look:
+//!
+//! | question | module |
+//! |---|---|
+//! | where is retry backoff computed? | `fnmesh_runtime::delivery` (the one engine), fed by [`plan::delivery`] |
+//! | which statuses are retried? | `fnmesh_runtime::delivery::RetryOn` |
+//! | where is an event sent, its reply read, a dead letter made? | [`dataplane::courier`] |
+//! | where is a Trigger's filter evaluated? | [`plan::filters`] (compiled and matched), called by [`dataplane::brokers`] |
+//! | where is a Sequence expanded? | [`plan::sequence`]; a Parallel: [`plan::parallel`] |
+//! | where do channels fan out? | [`dataplane::channels`] |
+//! | where is the broker TTL guard? | [`dataplane::brokers`] |
+//! | what address does a kind have? | [`plan::address`] |
+//! | how does a ref become a URL? | [`plan::resolve`] |
+//! | which function runs an image? | [`plan::images`] |
+//! | where is a manifest typo caught? | [`manifests::unknown`], in the one read of [`manifests::spec`] |
+//! | how is a request routed by `Host`? | [`dataplane::ingress`] and [`dataplane::transport`] |
 
-pub mod address;
-pub mod client;
-pub mod deliver;
-pub mod delivery;
-pub mod deploy;
-pub mod filters;
-pub mod graph;
-pub mod images;
-pub mod ingress;
-pub mod manifest;
-pub mod mesh;
-pub mod model;
+pub mod cli;
+pub mod dataplane;
+pub mod error;
+pub mod manifests;
 pub mod output;
-pub mod ping;
 pub mod plan;
-pub mod problems;
-pub mod run;
-pub mod schemas;
-pub mod transport;
-pub mod unknown;
-pub mod validate;
-pub mod workloads;
-pub mod yaml;
+
+pub use error::{Error, Result};

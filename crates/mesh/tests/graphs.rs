@@ -4,14 +4,14 @@
 
 use std::path::Path;
 
-use fnmesh_mesh::graph::Graph;
+use fnmesh_mesh::cli::graph::Graph;
 
 #[test]
 fn flow_diagrams_are_up_to_date() {
     let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
     let mut stale = Vec::new();
     for flow in std::fs::read_dir(&flows).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
-        let (documents, problems) = fnmesh_mesh::manifest::load(std::slice::from_ref(&flow), "default");
+        let (documents, problems) = fnmesh_mesh::manifests::load(std::slice::from_ref(&flow), "default");
         assert!(problems.is_empty(), "{problems}");
         let graph = Graph::of(&documents);
         let readme = std::fs::read_to_string(flow.join("README.md")).unwrap();

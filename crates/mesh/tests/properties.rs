@@ -2,9 +2,9 @@
 //! graph panic; every problem names a place.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use fnmesh_mesh::graph::Graph;
-use fnmesh_mesh::images::Images;
-use fnmesh_mesh::manifest::load;
+use fnmesh_mesh::cli::graph::Graph;
+use fnmesh_mesh::manifests::load;
+use fnmesh_mesh::plan::Images;
 use fnmesh_mesh::plan::plan;
 use proptest::prelude::*;
 

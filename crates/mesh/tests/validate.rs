@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use fnmesh_mesh::schemas::Schemas;
-use fnmesh_mesh::unknown::fits_model;
-use fnmesh_mesh::validate::validate;
+use fnmesh_mesh::cli::validate::validate;
+use fnmesh_mesh::manifests::Kind;
+use fnmesh_mesh::manifests::schemas::Schemas;
+use fnmesh_mesh::manifests::spec::fits_model;
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -129,7 +130,7 @@ fn each_rule_reports_file_document_and_path() {
     for (rule, yaml, expected) in BROKEN {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("broken.yaml"), yaml).unwrap();
-        let err = validate(&[dir.path().to_owned()], "default", None).unwrap_err();
+        let err = validate(&[dir.path().to_owned()], "default", None).unwrap_err().to_string();
         assert!(err.contains(&format!("broken.yaml{expected}")), "{rule}: expected {expected:?} in\n{err}");
     }
 }
@@ -211,7 +212,7 @@ fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
             cases.extend(mutants(&spec));
             for (what, case) in cases {
                 let yaml: serde_yaml_ng::Value = serde_json::from_value(case.clone()).unwrap();
-                let ours = fits_model(group, kind, &yaml).unwrap();
+                let ours = fits_model(Kind::of(group, kind), &yaml).unwrap();
                 let upstream = schemas.spec_is_valid(group, kind, version, &case).unwrap();
                 compared += 1;
                 if ours.is_ok() != upstream {

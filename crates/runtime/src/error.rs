@@ -19,10 +19,12 @@ pub enum Error {
     #[error("{0}")]
     InvalidEvent(String),
     /// The body is larger than the configured limit. `413`.
-    #[error("request body is larger than the limit of {limit} bytes (FNMESH_BODY_LIMIT)")]
+    #[error("request body is larger than the limit of {limit} bytes ({setting})")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
+        /// The setting that sets it (`FNMESH_BODY_LIMIT`, `--body-limit`).
+        setting: &'static str,
     },
     /// The request's headers are over the configured count or size. `431`.
     #[error("{0}")]
@@ -51,6 +53,9 @@ pub enum Error {
     /// The function could not finish in time or ran out of a resource; retrying may help. `503`.
     #[error("{0}")]
     Unavailable(String),
+    /// What this server forwarded the request to answered badly or not at all. `502`.
+    #[error("{0}")]
+    BadGateway(String),
     /// A bug or an unexpected failure inside the function. `500`.
     #[error("{0}")]
     Internal(String),
@@ -69,6 +74,7 @@ impl Error {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,13 +117,14 @@ mod tests {
         let cases = [
             (Error::NotCloudEvent("x".into()), 415),
             (Error::InvalidEvent("x".into()), 400),
-            (Error::PayloadTooLarge { limit: 3 }, 413),
+            (Error::PayloadTooLarge { limit: 3, setting: "FNMESH_BODY_LIMIT" }, 413),
             (Error::HeadersTooLarge("x".into()), 431),
             (Error::BadData("x".into()), 400),
             (Error::Unprocessable("x".into()), 422),
             (Error::Forbidden("x".into()), 403),
             (Error::NotFound("/x".into()), 404),
             (Error::Unavailable("x".into()), 503),
+            (Error::BadGateway("x".into()), 502),
             (Error::Internal("x".into()), 500),
         ];
         for (err, status) in cases {

@@ -11,13 +11,15 @@
 //! * `GET /healthz`, `traceparent`/`tracestate` on replies, graceful drain on
 //!   SIGTERM/SIGINT ([`server`]);
 //! * where a function writes its output ([`Console`]), so a runner can capture it;
-//! * the `K_SINK` sender for events a function emits on its own ([`sink`]).
+//! * the `K_SINK` sender for events a function emits on its own ([`sink`]), under the
+//!   delivery engine the mesh uses too ([`delivery`]).
 //!
 //! The CloudEvent model is the SDK's ([`cloudevents::Event`]); this crate re-exports it.
 
 pub mod binding;
 mod config;
 mod console;
+pub mod delivery;
 mod error;
 mod launch;
 pub mod rfc3339;

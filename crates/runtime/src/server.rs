@@ -51,7 +51,11 @@ pub fn service(router: Router, config: &ServeConfig) -> Router {
     let router = router
         .route("/healthz", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) })
-        .layer(Extension(RequestLimits { body: config.body_limit, json_depth: config.json_depth }))
+        .layer(Extension(RequestLimits {
+            body: config.body_limit,
+            json_depth: config.json_depth,
+            ..RequestLimits::default()
+        }))
         .layer(middleware::from_fn(trace_context));
     limit_headers(router, config)
 }

@@ -2,9 +2,10 @@
 //!
 //! Knative injects `K_SINK` (where to send) and optionally `K_CE_OVERRIDES`
 //! (`{"extensions":{"name":"value"}}`, set on every event sent). [`Sink`] posts each
-//! event in binary mode and retries what a Knative dispatcher would retry: `429`,
-//! any `5xx`, and connection failures, with exponential backoff that honours
-//! `Retry-After`. Other statuses are final.
+//! event in binary mode under a [`DeliveryPolicy`] (the engine the mesh's dispatcher
+//! uses too): it retries what a Knative dispatcher retries (`5xx`, `404`, `408`, `409`,
+//! `429`, no answer) with exponential backoff, and waits as `Retry-After` asks on `429`
+//! and `503`, at most 30 s. Other statuses are final.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use url::Url;
 
 use crate::binding::{Encoding, encode, is_valid_extension_name};
 use crate::config::duration;
+use crate::delivery::{Backoff, DeliveryPolicy, RetryOn, Tried};
 use crate::{ConfigError, Env};
 
 /// Sink settings from the environment.
@@ -123,12 +125,11 @@ pub struct Sink {
     client: reqwest::Client,
     url: Url,
     overrides: BTreeMap<String, String>,
-    retries: u32,
-    backoff: Duration,
+    policy: DeliveryPolicy,
 }
 
-/// The longest delay between two attempts, whatever `Retry-After` says.
-const MAX_DELAY: Duration = Duration::from_secs(30);
+/// The longest wait between two attempts, whatever the backoff or `Retry-After` say.
+const MAX_WAIT: Duration = Duration::from_secs(30);
 
 impl Sink {
     /// The sink from `K_SINK` and friends; `None` when `K_SINK` is unset.
@@ -143,10 +144,17 @@ impl Sink {
             return Err(ConfigError::invalid("K_SINK", format!("{url}: only http:// sinks are supported")));
         }
         let client = reqwest::Client::builder()
-            .timeout(config.timeout)
             .build()
             .map_err(|e| ConfigError::invalid("K_SINK", format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { client, url, overrides: config.k_ce_overrides, retries: config.retries, backoff: config.backoff })
+        let policy = DeliveryPolicy {
+            retry: config.retries,
+            backoff: Some((Backoff::Exponential, config.backoff)),
+            timeout: Some(config.timeout),
+            retry_after_max: Some(MAX_WAIT),
+            max_wait: Some(MAX_WAIT),
+            retry_on: RetryOn::Dispatcher,
+        };
+        Ok(Self { client, url, overrides: config.k_ce_overrides, policy })
     }
 
     /// Where events go.
@@ -158,37 +166,42 @@ impl Sink {
     pub async fn send(&self, event: Event) -> Result<StatusCode, SinkError> {
         let event = self.apply_overrides(event);
         let encoded = encode(&event, Encoding::Binary);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self
+        let attempt = |attempt: u32| {
+            let request = self
                 .client
                 .post(self.url.clone())
                 .headers(encoded.headers.clone())
                 .body(encoded.body.clone())
-                .send()
-                .await;
-            let (last, retry_after) = match result {
-                Ok(response) if response.status().is_success() => return Ok(response.status()),
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after(&response);
-                    let body = response.text().await.unwrap_or_default();
-                    let body: String = body.chars().take(200).collect();
-                    if !retryable(status) {
-                        return Err(SinkError::Refused { url: self.url.clone(), status, body });
+                .timeout(self.policy.timeout.unwrap_or(MAX_WAIT));
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => Tried::Delivered(response.status()),
+                    Ok(response) => {
+                        let (status, headers) = (response.status(), response.headers().clone());
+                        let body = response.text().await.unwrap_or_default();
+                        let body: String = body.chars().take(200).collect();
+                        tracing::debug!(url = %self.url, attempt, %status, "the sink refused the event");
+                        Tried::Answered { status, headers, error: (Some(status), body) }
                     }
-                    (format!("{status}: {body}"), retry_after)
+                    Err(err) => {
+                        tracing::debug!(url = %self.url, attempt, %err, "the sink did not answer");
+                        Tried::NoAnswer((None, format!("request failed: {err}")))
+                    }
                 }
-                Err(err) => (format!("request failed: {err}"), None),
-            };
-            if attempt > self.retries {
-                return Err(SinkError::Exhausted { url: self.url.clone(), attempts: attempt, last });
             }
-            let delay = retry_after.unwrap_or_else(|| self.backoff.saturating_mul(1 << (attempt - 1).min(16)));
-            tracing::debug!(url = %self.url, attempt, ?delay, last, "retrying sink");
-            tokio::time::sleep(delay.min(MAX_DELAY)).await;
-        }
+        };
+        let failed = match self.policy.run(attempt).await {
+            Ok(status) => return Ok(status),
+            Err(failed) => failed,
+        };
+        let url = self.url.clone();
+        Err(match failed.error {
+            (Some(status), body) if !self.policy.retry_on.retries(status) => SinkError::Refused { url, status, body },
+            (Some(status), body) => {
+                SinkError::Exhausted { url, attempts: failed.attempts, last: format!("{status}: {body}") }
+            }
+            (None, last) => SinkError::Exhausted { url, attempts: failed.attempts, last },
+        })
     }
 
     fn apply_overrides(&self, event: Event) -> Event {
@@ -201,17 +214,6 @@ impl Sink {
         }
         builder.build().unwrap_or(event)
     }
-}
-
-/// What a Knative dispatcher retries.
-fn retryable(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not honoured).
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]

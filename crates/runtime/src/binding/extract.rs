@@ -18,11 +18,14 @@ pub struct RequestLimits {
     pub body: usize,
     /// The deepest nesting of JSON (a structured envelope, or JSON data in binary mode).
     pub json_depth: usize,
+    /// What sets `body`, for the `413` answer (`FNMESH_BODY_LIMIT`; `--body-limit` for
+    /// the `fnmesh run` ingress).
+    pub body_setting: &'static str,
 }
 
 impl Default for RequestLimits {
     fn default() -> Self {
-        Self { body: DEFAULT_BODY_LIMIT, json_depth: MAX_JSON_DEPTH }
+        Self { body: DEFAULT_BODY_LIMIT, json_depth: MAX_JSON_DEPTH, body_setting: "FNMESH_BODY_LIMIT" }
     }
 }
 
@@ -36,9 +39,12 @@ impl<S: Send + Sync> FromRequest<S> for IncomingEvent {
         let encoding = detect(&parts.headers)?;
         let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|len| len > limits.body as u64) {
-            return Err(Error::PayloadTooLarge { limit: limits.body });
+            return Err(Error::PayloadTooLarge { limit: limits.body, setting: limits.body_setting });
         }
-        let bytes = read_limited(body, limits.body).await?;
+        let bytes = read_limited(body, limits.body).await.map_err(|e| match e {
+            Error::PayloadTooLarge { limit, .. } => Error::PayloadTooLarge { limit, setting: limits.body_setting },
+            other => other,
+        })?;
         let json = match encoding {
             Some(Encoding::Structured) => true,
             _ => is_json_content_type(parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())),
@@ -86,7 +92,9 @@ pub(crate) fn nests_deeper(json: &[u8], max: usize) -> bool {
 pub(crate) async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(Error::PayloadTooLarge { limit }),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(Error::PayloadTooLarge { limit, setting: "FNMESH_BODY_LIMIT" })
+        }
         Err(err) => Err(Error::InvalidEvent(format!("could not read the request body: {err}"))),
     }
 }

@@ -6,8 +6,9 @@ use fnmesh_runtime::binding::{Encoding, decode, encode};
 use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10};
 use http::HeaderValue;
 
-use crate::address::{BROKER_INGRESS_HOST, channel_host, parallel_ingress, sequence_channel};
+use crate::error::{Error, Result};
 use crate::plan::ObjectRow;
+use crate::plan::address::{BROKER_INGRESS_HOST, channel_host, parallel_ingress, sequence_channel};
 
 /// What to send, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -23,10 +24,10 @@ pub struct SendArgs {
 }
 
 /// Where `target` is: the URL to connect to and the `Host` header.
-pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Option<String>), String> {
+pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Option<String>)> {
     let local = format!("http://127.0.0.1:{port}");
     if target.starts_with("http://") || target.starts_with("https://") {
-        let url = url::Url::parse(target).map_err(|e| format!("{target:?}: {e}"))?;
+        let url = url::Url::parse(target).map_err(|e| Error::Usage(format!("{target:?}: {e}")))?;
         let host = url.host_str().unwrap_or_default().to_owned();
         if host.ends_with(".svc.cluster.local") || host.ends_with(".svc") {
             let path = &url[url::Position::BeforePath..];
@@ -35,7 +36,7 @@ pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Optio
         return Ok((target.to_owned(), None));
     }
     let (kind, name) = target.split_once('/').ok_or_else(|| {
-        format!("{target:?}: write KIND/NAME (sequence/, parallel/, broker/, channel/, ksvc/) or a URL")
+        Error::Usage(format!("{target:?}: write KIND/NAME (sequence/, parallel/, broker/, channel/, ksvc/) or a URL"))
     })?;
     let host = match kind {
         "sequence" => channel_host(&sequence_channel(name, 0), namespace),
@@ -44,16 +45,16 @@ pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Optio
         "ksvc" | "service" => format!("{name}.{namespace}.svc.cluster.local"),
         "broker" => return Ok((format!("{local}/{namespace}/{name}"), Some(BROKER_INGRESS_HOST.to_owned()))),
         other => {
-            return Err(format!(
+            return Err(Error::Usage(format!(
                 "{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"
-            ));
+            )));
         }
     };
     Ok((format!("{local}/"), Some(host)))
 }
 
 /// Sends the event; returns what to print.
-pub async fn send(args: &SendArgs) -> Result<String, String> {
+pub async fn send(args: &SendArgs) -> Result<String> {
     let (url, host) = locate(&args.target, args.port, &args.namespace)?;
     let mut builder = EventBuilderV10::new()
         .id(args.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()))
@@ -61,15 +62,17 @@ pub async fn send(args: &SendArgs) -> Result<String, String> {
         .source(args.source.as_str())
         .time(chrono::Utc::now());
     for pair in &args.extensions {
-        let (name, value) = pair.split_once('=').ok_or_else(|| format!("--ext {pair:?}: write name=value"))?;
+        let (name, value) =
+            pair.split_once('=').ok_or_else(|| Error::Usage(format!("--ext {pair:?}: write name=value")))?;
         if !fnmesh_runtime::binding::is_valid_extension_name(name) {
-            return Err(format!("--ext {name}: extension names are a-z and 0-9, at most 20 characters"));
+            return Err(Error::Usage(format!("--ext {name}: extension names are a-z and 0-9, at most 20 characters")));
         }
         builder = builder.extension(name, value);
     }
-    let mut event = builder.build().map_err(|e| e.to_string())?;
+    let mut event = builder.build().map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(data) = &args.data {
-        serde_json::from_str::<serde_json::Value>(data).map_err(|e| format!("--data is not JSON: {e}"))?;
+        serde_json::from_str::<serde_json::Value>(data)
+            .map_err(|e| Error::Usage(format!("--data is not JSON: {e}")))?;
         event.set_data("application/json", data.clone().into_bytes());
     }
     let encoded = encode(&event, Encoding::Binary);
@@ -77,16 +80,12 @@ pub async fn send(args: &SendArgs) -> Result<String, String> {
     if let Some(host) = host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
         headers.insert(http::header::HOST, host);
     }
-    let response = reqwest::Client::new()
-        .post(&url)
-        .headers(headers)
-        .body(encoded.body)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {}?)", args.port))?;
+    let response = reqwest::Client::new().post(&url).headers(headers).body(encoded.body).send().await.map_err(|e| {
+        Error::Remote(format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {}?)", args.port))
+    })?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let body = response.bytes().await.map_err(|e| Error::Remote(e.to_string()))?;
     let mut text = format!("sent {} to {}: {status}\n", event.id(), args.target);
     match decode(&headers, body.clone()) {
         Ok(reply) => {
@@ -100,25 +99,25 @@ pub async fn send(args: &SendArgs) -> Result<String, String> {
         }
         Err(_) => {}
     }
-    if status.is_success() { Ok(text) } else { Err(text.trim_end().to_owned()) }
+    if status.is_success() { Ok(text) } else { Err(Error::Remote(text.trim_end().to_owned())) }
 }
 
 /// The objects of a running mesh, as a table; `kind` filters.
-pub async fn get(kind: Option<&str>, port: u16) -> Result<String, String> {
+pub async fn get(kind: Option<&str>, port: u16) -> Result<String> {
     let url = format!("http://127.0.0.1:{port}/.fnmesh/objects");
     let body = reqwest::get(&url)
         .await
-        .map_err(|e| format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {port}?)"))?
+        .map_err(|e| Error::Remote(format!("cannot reach {url}: {e} (is `fnmesh run` running with --port {port}?)")))?
         .bytes()
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| Error::Remote(format!("{url}: {e}")))?;
     let rows: Vec<ObjectRow> =
-        serde_json::from_slice(&body).map_err(|e| format!("{url}: not an fnmesh answer: {e}"))?;
+        serde_json::from_slice(&body).map_err(|e| Error::Remote(format!("{url}: not an fnmesh answer: {e}")))?;
     let wanted = kind.map(canonical_kind).transpose()?;
     Ok(table(rows.iter().filter(|r| wanted.is_none_or(|k| r.kind == k)), wanted.is_none()))
 }
 
-fn canonical_kind(kind: &str) -> Result<&'static str, String> {
+fn canonical_kind(kind: &str) -> Result<&'static str> {
     let kind = kind.to_ascii_lowercase();
     let kind = kind.trim_end_matches('s');
     Ok(match kind {
@@ -132,7 +131,7 @@ fn canonical_kind(kind: &str) -> Result<&'static str, String> {
         "inmemorychannel" | "imc" => "inmemorychannel",
         "channel" => "channel",
         "subscription" | "sub" => "subscription",
-        other => return Err(format!("{other:?} is not a kind fnmesh runs")),
+        other => return Err(Error::Usage(format!("{other:?} is not a kind fnmesh runs"))),
     })
 }
 

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::deliver::RetryOn;
-use crate::delivery::DeliveryPolicy;
-use crate::images::Images;
-use crate::ingress::{Ingress, router};
-use crate::mesh::Mesh;
+use crate::dataplane::ingress::{self, Ingress, router};
+use crate::dataplane::pings::ping_loop;
+use crate::dataplane::services::{self, Started, wait_for};
+use crate::dataplane::transport::{Routes, Transport, full_host};
+use crate::dataplane::{BROKER_TTL, Mesh};
+use crate::error::{Error, Result};
 use crate::output::Out;
-use crate::ping::PingPlan;
-use crate::transport::{Routes, Transport};
-use crate::workloads::{self, Started, wait_for};
+use crate::plan::address::BROKER_INGRESS_HOST;
+use crate::plan::{Images, ServicePlan};
 
 /// How long requests in flight at the ingress may finish once `fnmesh run` stops.
 const INGRESS_GRACE: Duration = Duration::from_secs(20);
@@ -50,19 +50,10 @@ impl Options {
             namespace: "default".into(),
             ping_now: false,
             images: Vec::new(),
-            broker_ttl: crate::mesh::BROKER_TTL,
-            body_limit: crate::ingress::DEFAULT_BODY_LIMIT,
+            broker_ttl: BROKER_TTL,
+            body_limit: ingress::DEFAULT_BODY_LIMIT,
         }
     }
-}
-
-/// Why the mesh did not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Manifests(#[from] crate::problems::Problems),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A running mesh.
@@ -76,39 +67,39 @@ pub struct Running {
 }
 
 /// Loads and checks the manifests, then starts everything.
-pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
+pub async fn start(options: &Options, out: Out) -> Result<Running> {
     let started = Instant::now();
-    let images = Images::load(&options.images).map_err(StartError::Other)?;
-    let (documents, problems) = crate::manifest::load(&options.paths, &options.namespace);
+    let images = Images::load(&options.images)?;
+    let (documents, problems) = crate::manifests::load(&options.paths, &options.namespace);
     let plan = crate::plan::plan(&documents, Some(&images), problems)?;
     for warning in &plan.warnings {
         out.say(&format!("warning: {warning}"));
     }
     let listener = TcpListener::bind((options.address, options.port))
         .await
-        .map_err(|e| StartError::Other(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;
-    let ingress_addr = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
+        .map_err(|e| Error::Start(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;
+    let ingress_addr = listener.local_addr().map_err(|e| Error::Start(e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
 
     let mut routes = Routes { ingress: Some(ingress_addr), ..Routes::default() };
-    let mut services = Vec::new();
+    let mut running = Vec::new();
     let mut failures = Vec::new();
     for service in &plan.services {
         let service = &with_reachable_sinks(service, ingress_addr);
-        match workloads::start(service, &out, stopped.clone()).await {
+        match services::start(service, &out, stopped.clone()).await {
             Ok(started) => {
                 routes.services.insert(service.host.clone(), started.addr);
-                services.push(started);
+                running.push(started);
             }
-            Err(e) => failures.push(format!("service {}: {e}", service.name)),
+            Err(e) => failures.push(e.to_string()),
         }
     }
     if !failures.is_empty() {
         let _ = stop.send(true);
-        return Err(StartError::Other(failures.join("\n")));
+        return Err(Error::Start(failures.join("\n")));
     }
     routes.mesh_hosts.extend(plan.channels.iter().map(|c| c.host.clone()));
-    routes.mesh_hosts.insert(crate::address::BROKER_INGRESS_HOST.to_owned());
+    routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
     let transport = Transport::new(routes);
     let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, options.broker_ttl));
     let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
@@ -126,18 +117,18 @@ pub async fn start(options: &Options, out: Out) -> Result<Running, StartError> {
     out.say(&format!(
         "ready in {} ms: {} service(s), ingress on http://{ingress_addr} (send with a Host header, or `fnmesh send`)",
         started.elapsed().as_millis(),
-        services.len()
+        running.len()
     ));
     for ping in plan.pings {
         tasks.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, stopped.clone())));
     }
-    Ok(Running { ingress: ingress_addr, mesh, stop, _services: services, tasks })
+    Ok(Running { ingress: ingress_addr, mesh, stop, _services: running, tasks })
 }
 
 /// `K_SINK` (and the state machine runner's `EVENT_SINK`) as a SinkBinding injects them
 /// hold in-cluster addresses, which a function's own HTTP client cannot resolve here:
 /// they go through the ingress instead (`/.fnmesh/hosts/<host>/<path>`).
-fn with_reachable_sinks(service: &crate::plan::ServicePlan, ingress: SocketAddr) -> crate::plan::ServicePlan {
+fn with_reachable_sinks(service: &ServicePlan, ingress: SocketAddr) -> ServicePlan {
     let mut service = service.clone();
     for (name, value) in &mut service.env {
         if !matches!(name.as_str(), "K_SINK" | "EVENT_SINK") {
@@ -145,7 +136,7 @@ fn with_reachable_sinks(service: &crate::plan::ServicePlan, ingress: SocketAddr)
         }
         let Ok(url) = url::Url::parse(value) else { continue };
         let Some(host) = url.host_str() else { continue };
-        let full = crate::transport::full_host(host);
+        let full = full_host(host);
         if full.ends_with(".svc.cluster.local") {
             *value = format!("http://{ingress}/.fnmesh/hosts/{full}{}", &url[url::Position::BeforePath..]);
         }
@@ -159,47 +150,6 @@ impl Running {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-    }
-}
-
-/// Fires `ping` on its schedule (and once at once with `now`) until stopped.
-async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watch::Receiver<bool>) {
-    let label = format!("pingsource/{}", ping.name);
-    // The adapter retries a few times, with growing waits.
-    let policy = DeliveryPolicy {
-        retry: 3,
-        backoff: Some((crate::delivery::Backoff::Exponential, Duration::from_millis(100))),
-        ..DeliveryPolicy::default()
-    };
-    let fire = |at: chrono::DateTime<chrono::Utc>| {
-        let (mesh, ping, policy, label) = (mesh.clone(), ping.clone(), policy.clone(), label.clone());
-        tokio::spawn(async move {
-            let event = ping.event(at);
-            let sent = mesh
-                .courier
-                .deliver(&label, &ping.sink, &event, &http::HeaderMap::new(), &policy, RetryOn::Source)
-                .await;
-            if let Err(failure) = sent {
-                mesh.courier.out.log(&format!(
-                    "{label}: event {} lost: {}",
-                    fnmesh_runtime::AttributesReader::id(&event),
-                    failure.reason
-                ));
-            }
-        });
-    };
-    if now {
-        fire(chrono::Utc::now());
-    }
-    let stop = wait_for(stopped);
-    tokio::pin!(stop);
-    loop {
-        let Some(next) = ping.next_after(chrono::Utc::now()) else { return };
-        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            () = &mut stop => return,
-            () = tokio::time::sleep(wait) => fire(next),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Starting services: an fnmesh function in-process on its own loopback port, with its
-//! manifest `env:` as config and its output prefixed; or a local command
-//! (annotation `fnmesh.dev/command`) given `PORT`.
+//! manifest `env:` as config, its output prefixed and `containerConcurrency` enforced; or
+//! a local command (annotation `fnmesh.dev/command`) given `PORT`.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -11,6 +11,7 @@ use fnmesh_runtime::server::serve;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::error::{Error, Result};
 use crate::output::{Out, pipe_lines};
 use crate::plan::{ServicePlan, Workload};
 
@@ -23,9 +24,11 @@ pub struct Started {
 }
 
 /// Starts `service`; it stops when `stop` turns true.
-pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>) -> Result<Started, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>) -> Result<Started> {
+    let fail = |message: String| Error::Start(format!("service {}: {message}", service.name));
+    let listener =
+        TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
     let knative = [
         ("K_SERVICE", service.name.clone()),
         ("K_CONFIGURATION", service.name.clone()),
@@ -41,7 +44,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                     .chain(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             );
             let (mut router, config) =
-                spec.build(&env, out.console(&service.name)).map_err(|e| format!("{}: {e}", spec.name))?;
+                spec.build(&env, out.console(&service.name)).map_err(|e| fail(format!("{}: {e}", spec.name)))?;
             if let Some(limit) = service.concurrency {
                 // containerConcurrency: more requests wait for a free slot, as Knative's
                 // queue-proxy makes them wait.
@@ -72,7 +75,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+                .map_err(|e| fail(format!("cannot run {command:?}: {e}")))?;
             if let Some(stdout) = child.stdout.take() {
                 pipe_lines(out.clone(), service.name.clone(), stdout);
             }
@@ -84,11 +87,14 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                     return Ok(Started { addr, _child: Some(child) });
                 }
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("{command:?} exited ({status}) before listening on PORT={}", addr.port()));
+                    return Err(fail(format!(
+                        "{command:?} exited ({status}) before listening on PORT={}",
+                        addr.port()
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            Err(format!("{command:?} did not listen on PORT={} within 10s", addr.port()))
+            Err(fail(format!("{command:?} did not listen on PORT={} within 10s", addr.port())))
         }
     }
 }

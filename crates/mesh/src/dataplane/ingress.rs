@@ -1,23 +1,24 @@
 //! The one port users and the mesh send to: routes by `Host` to channels (202 when
 //! delivered, 500 when a subscriber failed with no dead letter sink), to the broker
 //! ingress (`/<namespace>/<broker>`), and to services (proxied); `/.fnmesh/objects` is
-//! what `fnmesh get` reads.
+//! what `fnmesh get` reads. Every refusal is the runtime's [`Error`]: a status and a
+//! JSON body naming the problem, as the functions answer.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
-
-use fnmesh_runtime::binding::decode;
+use fnmesh_runtime::binding::RequestLimits;
+use fnmesh_runtime::{Error, IncomingEvent};
 use http::{Method, StatusCode, header};
-use serde_json::json;
 
-use crate::address::BROKER_INGRESS_HOST;
-use crate::mesh::Mesh;
+use super::Mesh;
+use super::headers::pass_through;
+use super::transport::{Attempt, full_host};
 use crate::plan::ObjectRow;
-use crate::transport::{Attempt, full_host};
+use crate::plan::address::BROKER_INGRESS_HOST;
 
 /// The largest event the ingress reads unless `--body-limit` says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -31,12 +32,9 @@ pub struct Ingress {
     pub body_limit: usize,
 }
 
+/// The ingress's routes: everything goes to [`route`].
 pub fn router(ingress: Arc<Ingress>) -> Router {
     Router::new().fallback(route).with_state(ingress)
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
 async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Response {
@@ -82,7 +80,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
             Ok(()) => StatusCode::ACCEPTED.into_response(),
             Err(e) => {
                 mesh.courier.out.log(&format!("{}: answering 500: {e}", channel.label));
-                error(StatusCode::INTERNAL_SERVER_ERROR, e)
+                Error::Internal(e).into_response()
             }
         };
     }
@@ -97,18 +95,14 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
                 Err(response) => return response,
             };
             if !ingress.mesh.broker_ingress(broker, event, headers) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "dropped: knativebrokerttl reached 0 (an event loop through the broker?)",
-                );
+                let dropped = "dropped: knativebrokerttl reached 0 (an event loop through the broker?)";
+                return Error::InvalidEvent(dropped.into()).into_response();
             }
             return StatusCode::ACCEPTED.into_response();
         }
         if host == BROKER_INGRESS_HOST {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no broker at {path} (brokers answer on /<namespace>/<name>)"),
-            );
+            let message = format!("{path}: no broker there (brokers answer on /<namespace>/<name>)");
+            return Error::NotFound(message).into_response();
         }
     }
     if service.is_some() {
@@ -116,29 +110,28 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
     }
     let mut known: Vec<String> = ingress.objects.iter().filter(|o| !o.url.is_empty()).map(|o| o.url.clone()).collect();
     known.sort();
-    error(
-        StatusCode::NOT_FOUND,
-        format!(
-            "nothing answers to host {host:?} and path {path}: send with a Host header of one of {}",
-            if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
-        ),
-    )
+    Error::NotFound(format!(
+        "host {host:?} and path {path}: nothing answers there; send with a Host header of one of {}",
+        if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
+    ))
+    .into_response()
 }
 
-/// The CloudEvent in a POST; the error response otherwise.
+/// The CloudEvent in a POST, read as the functions read one (the runtime's extractor, at
+/// most `limit` bytes); the error response otherwise. The data is passed on unread, so
+/// its nesting is the receiving function's to bound (a structured envelope is still
+/// bounded by serde_json's own recursion limit).
 async fn read_event(request: Request, limit: usize) -> Result<(fnmesh_runtime::Event, http::HeaderMap), Response> {
     if request.method() != Method::POST {
-        return Err(error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} is not allowed: POST a CloudEvent", request.method()),
-        ));
+        let method = request.method().to_string();
+        return Err(Error::MethodNotAllowed { method, allow: "POST" }.into_response());
     }
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {limit} bytes (--body-limit)")))?;
-    match decode(&parts.headers, body) {
-        Ok(incoming) => Ok((incoming.event, crate::deliver::pass_through(&parts.headers))),
+    let mut request = request;
+    let limits = RequestLimits { body: limit, body_setting: "--body-limit", json_depth: usize::MAX };
+    request.extensions_mut().insert(limits);
+    let headers = pass_through(request.headers());
+    match IncomingEvent::from_request(request, &()).await {
+        Ok(incoming) => Ok((incoming.event, headers)),
         Err(e) => Err(e.into_response()),
     }
 }
@@ -147,11 +140,13 @@ async fn proxy(ingress: &Ingress, host: &str, path: &str, request: Request) -> R
     let (parts, body) = request.into_parts();
     let limit = ingress.body_limit;
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {limit} bytes (--body-limit)"));
+        return Error::PayloadTooLarge { limit, setting: "--body-limit" }.into_response();
     };
     let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let target = format!("http://{host}{path}{query}");
-    let Ok(url) = url::Url::parse(&target) else { return error(StatusCode::BAD_REQUEST, "bad host") };
+    let Ok(url) = url::Url::parse(&target) else {
+        return Error::InvalidEvent(format!("{host:?} is not a host name")).into_response();
+    };
     let mut headers = parts.headers.clone();
     headers.remove(header::HOST);
     match ingress.mesh.courier.transport.send(parts.method, &url, headers, body, None).await {
@@ -161,6 +156,6 @@ async fn proxy(ingress: &Ingress, host: &str, path: &str, request: Request) -> R
             *response.headers_mut() = headers;
             response
         }
-        Attempt::Failed { reason, .. } => error(StatusCode::BAD_GATEWAY, reason),
+        Attempt::Failed { reason, .. } => Error::BadGateway(reason).into_response(),
     }
 }

@@ -1,6 +1,8 @@
-//! The one place that reads YAML (serde_yaml_ng): documents of a file, and typed
-//! values with the path of whatever does not fit.
+//! The one place that touches the YAML crate (serde_yaml_ng): the documents of a
+//! manifest file, other YAML files fnmesh reads (`--images`), and YAML it writes
+//! (`fnmesh kn`). Typed reading of a spec is [`super::spec`]'s.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use serde_yaml_ng::{Mapping, Value};
 
@@ -30,13 +32,14 @@ pub fn documents(text: &str) -> Vec<Result<Value, String>> {
     out
 }
 
-/// `value` as a `T`; the error gives the path (`spec.steps[1].ref`) and the problem.
-pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        (if path == "." { String::new() } else { path }, message)
-    })
+/// A whole YAML text as a `T` (a file that is not a manifest, e.g. `--images`).
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+}
+
+/// `value` as YAML text.
+pub fn to_string(value: &impl Serialize) -> Result<String, String> {
+    serde_yaml_ng::to_string(value).map_err(|e| e.to_string())
 }
 
 /// The string at `key` of a mapping, if it is one.

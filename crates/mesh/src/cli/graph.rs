@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::manifest::{Document, group_of};
-use crate::model::*;
+use crate::error::{Error, Result};
+use crate::manifests::model::*;
+use crate::manifests::{Document, Kind, Spec};
 
 /// A node: its id (`ksvc/first`), label, and shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +41,12 @@ pub struct Graph {
     edges: Vec<Edge>,
 }
 
-fn short_kind(group: &str, kind: &str) -> String {
-    match (group, kind) {
-        ("serving.knative.dev", "Service") => "ksvc".into(),
-        ("", "Service") => "service".into(),
-        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => "channel".into(),
-        (_, kind) => kind.to_ascii_lowercase(),
+/// The kind part of a node's id: as `fnmesh get` names it, channels of any kind alike.
+fn short_kind(kind: Kind, written: &str) -> String {
+    match kind {
+        Kind::InMemoryChannel | Kind::Channel => "channel".into(),
+        Kind::Other => written.to_ascii_lowercase(),
+        kind => kind.resource().into(),
     }
 }
 
@@ -72,7 +73,7 @@ impl Graph {
     fn target(&mut self, destination: &Destination, namespace: &str) -> Option<String> {
         match (&destination.reference, &destination.uri) {
             (Some(r), uri) => {
-                let kind = short_kind(group_of(&r.api_version), &r.kind);
+                let kind = short_kind(Kind::of_api_version(&r.api_version, &r.kind), &r.kind);
                 let ns =
                     r.namespace.as_deref().filter(|n| *n != namespace).map(|n| format!("{n}/")).unwrap_or_default();
                 let id = format!("{kind}/{ns}{}{}", r.name, uri.as_deref().unwrap_or_default());
@@ -91,24 +92,21 @@ impl Graph {
         }
     }
 
-    /// The diagram of `documents` (those that do not parse are left out: validate first).
+    /// The diagram of `documents` (those whose spec does not fit are left out: validate first).
     pub fn of(documents: &[Document]) -> Self {
         let mut g = Self::default();
         for doc in documents {
-            let kind = short_kind(doc.group(), &doc.kind);
+            let kind = short_kind(doc.kind, &doc.kind_name);
             let ns = doc.namespace.as_str();
-            let spec = doc.value.get("spec").cloned().unwrap_or(crate::yaml::Value::Null);
             let id = format!("{kind}/{}", doc.name);
-            match (doc.group(), doc.kind.as_str()) {
-                ("sources.knative.dev", "PingSource") => {
-                    let Ok(spec) = crate::yaml::typed::<PingSourceSpec>(&spec) else { continue };
+            match &doc.spec {
+                Some(Spec::PingSource(spec)) => {
                     let me = g.node(&id, Shape::Source);
                     if let Some(to) = g.target(&spec.sink, ns) {
-                        g.edge(&me, &to, spec.schedule, false);
+                        g.edge(&me, &to, spec.schedule.clone(), false);
                     }
                 }
-                ("flows.knative.dev", "Sequence") => {
-                    let Ok(spec) = crate::yaml::typed::<SequenceSpec>(&spec) else { continue };
+                Some(Spec::Sequence(spec)) => {
                     let mut from = g.node(&id, Shape::Flow);
                     for (i, step) in spec.steps.iter().enumerate() {
                         let Some(to) = g.target(&step.destination(), ns) else { continue };
@@ -120,8 +118,7 @@ impl Graph {
                         g.edge(&from, &reply, "reply", false);
                     }
                 }
-                ("flows.knative.dev", "Parallel") => {
-                    let Ok(spec) = crate::yaml::typed::<ParallelSpec>(&spec) else { continue };
+                Some(Spec::Parallel(spec)) => {
                     let me = g.node(&id, Shape::Flow);
                     for (i, branch) in spec.branches.iter().enumerate() {
                         let mut from = me.clone();
@@ -138,18 +135,16 @@ impl Graph {
                         }
                     }
                 }
-                ("eventing.knative.dev", "Broker") => {
+                Some(Spec::Broker(_)) => {
                     g.node(&id, Shape::Hub);
                 }
-                ("eventing.knative.dev", "Trigger") => {
-                    let Ok(spec) = crate::yaml::typed::<TriggerSpec>(&spec) else { continue };
+                Some(Spec::Trigger(spec)) => {
                     let broker = g.node(&format!("broker/{}", spec.broker), Shape::Hub);
                     let Some(to) = g.target(&spec.subscriber, ns) else { continue };
-                    g.edge(&broker, &to, format!("{}: {}", doc.name, filter_label(&spec)), false);
+                    g.edge(&broker, &to, format!("{}: {}", doc.name, filter_label(spec)), false);
                     g.dead_letter(&to, spec.delivery.as_ref(), ns);
                 }
-                ("messaging.knative.dev", "Subscription") => {
-                    let Ok(spec) = crate::yaml::typed::<SubscriptionSpec>(&spec) else { continue };
+                Some(Spec::Subscription(spec)) => {
                     let channel = g.node(&format!("channel/{}", spec.channel.name), Shape::Hub);
                     let Some(to) = spec.subscriber.as_ref().and_then(|s| g.target(s, ns)) else { continue };
                     g.edge(&channel, &to, doc.name.clone(), false);
@@ -158,13 +153,13 @@ impl Graph {
                         g.edge(&to, &reply, "reply", false);
                     }
                 }
-                ("messaging.knative.dev", _) => {
+                Some(Spec::Channel(_)) => {
                     g.node(&id, Shape::Hub);
                 }
-                ("serving.knative.dev", "Service") | ("", "Service") => {
+                Some(Spec::KService(_) | Spec::CoreService(_)) => {
                     g.node(&id, Shape::Service);
                 }
-                _ => {}
+                Some(Spec::Deployment(_)) | None => {}
             }
         }
         g
@@ -217,15 +212,15 @@ impl Graph {
     }
 
     /// SVG, laid out in this process.
-    pub fn svg(&self) -> Result<String, String> {
+    pub fn svg(&self) -> Result<String> {
         use layout::backends::svg::SVGWriter;
         use layout::gv::{DotParser, GraphBuilder};
         if self.nodes.is_empty() {
-            return Err("nothing to draw: these manifests hold no flow".into());
+            return Err(Error::Output("nothing to draw: these manifests hold no flow".into()));
         }
         let dot = self.dot();
         let mut parser = DotParser::new(&dot);
-        let graph = parser.process().map_err(|e| format!("cannot lay out the graph: {e}"))?;
+        let graph = parser.process().map_err(|e| Error::Output(format!("cannot lay out the graph: {e}")))?;
         // layout-rs asserts on shapes it cannot place; a drawing is not worth a crash.
         std::panic::catch_unwind(move || {
             let mut builder = GraphBuilder::new();
@@ -235,7 +230,7 @@ impl Graph {
             visual.do_it(false, false, false, &mut svg);
             svg.finalize()
         })
-        .map_err(|_| "the layout engine could not place this graph: use --format dot or mermaid".to_owned())
+        .map_err(|_| Error::Output("the layout engine could not place this graph: use --format dot or mermaid".into()))
     }
 }
 
@@ -273,7 +268,7 @@ mod tests {
     fn graph(yaml: &str) -> Graph {
         let dir = tempfile_dir();
         std::fs::write(dir.join("g.yaml"), yaml).unwrap();
-        let (documents, problems) = crate::manifest::load(std::slice::from_ref(&dir), "default");
+        let (documents, problems) = crate::manifests::load(std::slice::from_ref(&dir), "default");
         assert!(problems.is_empty(), "{problems}");
         let _ = std::fs::remove_dir_all(&dir);
         Graph::of(&documents)

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::problems::Problems;
-use crate::schemas::Schemas;
+use crate::error::Result;
+use crate::manifests::schemas::Schemas;
 
 /// What was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,27 +16,18 @@ pub struct Checked {
 }
 
 /// Checks the manifests under `paths`; every problem at once.
-pub fn validate(paths: &[PathBuf], namespace: &str, schemas: Option<&Path>) -> Result<Checked, String> {
+pub fn validate(paths: &[PathBuf], namespace: &str, schemas: Option<&Path>) -> Result<Checked> {
     let schemas = schemas.map(Schemas::load).transpose()?;
-    let (documents, mut problems) = crate::manifest::load(paths, namespace);
+    let (documents, mut problems) = crate::manifests::load(paths, namespace);
     let mut against_schemas = 0;
     if let Some(schemas) = &schemas {
         for doc in &documents {
             if let Some(found) = schemas.check(doc) {
                 against_schemas += 1;
-                for (path, message) in found {
-                    problems.add(&doc.place, path, format!("{message} (CRD schema)"));
-                }
+                problems.extend(&doc.place, found);
             }
         }
     }
-    let problems = match crate::plan::plan(&documents, None, problems) {
-        Ok(_) => Problems::default(),
-        Err(problems) => problems,
-    };
-    if problems.is_empty() {
-        Ok(Checked { documents: documents.len(), against_schemas })
-    } else {
-        Err(problems.to_string())
-    }
+    crate::plan::plan(&documents, None, problems)?;
+    Ok(Checked { documents: documents.len(), against_schemas })
 }

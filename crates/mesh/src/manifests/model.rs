@@ -1,7 +1,8 @@
-//! The Knative API objects fnmesh runs, typed with the upstream field names and types
-//! (the `spec` of each eventing CRD in full; of a Knative Service, what fnmesh reads).
-//! Fields outside the model are reported by [`crate::unknown`], except where the
-//! upstream schema preserves unknown fields (`delivery`, `channelTemplate.spec`, ...).
+//! The Knative Eventing objects fnmesh runs, typed with the upstream field names and
+//! types: the `spec` of each eventing CRD in full (the field docs are upstream's, in
+//! `../shared/knative/crds/`). Fields outside the model are reported as unknown
+//! ([`super::unknown`]), except where the upstream schema preserves unknown fields
+//! (`delivery`, `channelTemplate.spec`, ...). Workloads are in [`super::serving`].
 
 use std::collections::BTreeMap;
 
@@ -281,64 +282,4 @@ pub struct SubscriptionsApiFilter {
     pub not: Option<Box<SubscriptionsApiFilter>>,
     #[serde(default)]
     pub cesql: Option<String>,
-}
-
-/// Metadata fields fnmesh reads.
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct Metadata {
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-/// serving.knative.dev/v1 Service.
-#[derive(Debug, Clone, Deserialize)]
-pub struct KServiceSpec {
-    pub template: PodTemplate,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PodTemplate {
-    #[serde(default)]
-    pub metadata: Metadata,
-    pub spec: PodSpec,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodSpec {
-    pub containers: Vec<Container>,
-    /// Requests a replica takes at once (Knative Serving); 0 or absent: no limit.
-    #[serde(default)]
-    pub container_concurrency: Option<u32>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Container {
-    #[serde(default)]
-    pub name: Option<String>,
-    pub image: String,
-    #[serde(default)]
-    pub env: Vec<EnvVar>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct EnvVar {
-    pub name: String,
-    #[serde(default)]
-    pub value: Option<String>,
-}
-
-/// apps/v1 Deployment.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DeploymentSpec {
-    pub template: PodTemplate,
-}
-
-/// v1 Service: which pods it selects.
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct CoreServiceSpec {
-    #[serde(default)]
-    pub selector: BTreeMap<String, String>,
 }

@@ -1,28 +1,29 @@
 //! The addresses Knative reports for each kind (what `kubectl get` shows as URL), and
-//! parsing a destination into a URL.
+//! the names of the channels its controllers create for Sequences and Parallels.
 
 use url::Url;
+
+use crate::manifests::Kind;
 
 /// Host of the broker ingress, as in a channel-based broker install.
 pub const BROKER_INGRESS_HOST: &str = "broker-ingress.knative-eventing.svc.cluster.local";
 
-/// The kinds that have an address, by (API group, kind).
-pub fn address(group: &str, kind: &str, namespace: &str, name: &str) -> Option<Url> {
-    let text = match (group, kind) {
-        ("serving.knative.dev", "Service") | ("", "Service") => format!("http://{name}.{namespace}.svc.cluster.local"),
-        ("messaging.knative.dev", "InMemoryChannel" | "Channel") => {
-            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(name))
-        }
-        ("flows.knative.dev", "Sequence") => {
-            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(&sequence_channel(name, 0)))
-        }
-        ("flows.knative.dev", "Parallel") => {
-            format!("http://{}.{namespace}.svc.cluster.local", channel_host_name(&parallel_ingress(name)))
-        }
-        ("eventing.knative.dev", "Broker") => format!("http://{BROKER_INGRESS_HOST}/{namespace}/{name}"),
+/// The address of `kind` `name` in `namespace`; `None` for kinds that have none.
+pub fn address(kind: Kind, namespace: &str, name: &str) -> Option<Url> {
+    let text = match kind {
+        Kind::KService | Kind::CoreService => format!("http://{name}.{namespace}.svc.cluster.local"),
+        Kind::InMemoryChannel | Kind::Channel => format!("http://{}", channel_host(name, namespace)),
+        Kind::Sequence => format!("http://{}", channel_host(&sequence_channel(name, 0), namespace)),
+        Kind::Parallel => format!("http://{}", channel_host(&parallel_ingress(name), namespace)),
+        Kind::Broker => format!("http://{BROKER_INGRESS_HOST}/{namespace}/{name}"),
         _ => return None,
     };
     Url::parse(&text).ok()
+}
+
+/// The URL of a channel host (`channel_host`).
+pub fn channel_url(host: &str) -> Option<Url> {
+    Url::parse(&format!("http://{host}")).ok()
 }
 
 /// `C-kn-channel`: the service name of channel `C`.
@@ -56,7 +57,7 @@ mod tests {
 
     #[test]
     fn addresses_are_the_ones_knative_reports() {
-        let at = |group: &str, kind: &str| address(group, kind, "ns", "x").map(|u| u.to_string());
+        let at = |group: &str, kind: &str| address(Kind::of(group, kind), "ns", "x").map(|u| u.to_string());
         assert_eq!(at("serving.knative.dev", "Service").unwrap(), "http://x.ns.svc.cluster.local/");
         assert_eq!(at("", "Service").unwrap(), "http://x.ns.svc.cluster.local/");
         assert_eq!(

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::manifest::Document;
+use super::load::{Document, load};
+use super::problems::{FieldProblem, Place, Problems};
 
 /// Compiled schemas by (group, kind, version).
 pub struct Schemas {
@@ -23,40 +24,51 @@ impl std::fmt::Debug for Schemas {
 
 impl Schemas {
     /// Every CustomResourceDefinition in the YAML files under `dir`.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, Problems> {
         let mut validators = HashMap::new();
-        let (documents, problems) = crate::manifest::load(&[dir.to_owned()], "default");
+        let (documents, problems) = load(&[dir.to_owned()], "default");
         if !problems.is_empty() {
-            return Err(problems.to_string());
+            return Err(problems);
         }
-        for doc in documents.iter().filter(|d| d.kind == "CustomResourceDefinition") {
-            let crd: Value = serde_json::to_value(&doc.value).map_err(|e| e.to_string())?;
+        let fail = |doc: &Document, message: String| {
+            let mut problems = Problems::default();
+            problems.add(&doc.place, "", message);
+            problems
+        };
+        for doc in documents.iter().filter(|d| d.kind_name == "CustomResourceDefinition") {
+            let crd: Value = serde_json::to_value(&doc.value).map_err(|e| fail(doc, e.to_string()))?;
             let group = crd["spec"]["group"].as_str().unwrap_or_default().to_owned();
             let kind = crd["spec"]["names"]["kind"].as_str().unwrap_or_default().to_owned();
             for version in crd["spec"]["versions"].as_array().into_iter().flatten() {
                 let Some(schema) = version.get("schema").and_then(|s| s.get("openAPIV3Schema")) else { continue };
                 let name = version["name"].as_str().unwrap_or_default().to_owned();
-                let validator = jsonschema::validator_for(&strict_below_root(schema.clone())).map_err(|e| {
-                    format!("{}: {kind} {name}: the schema does not compile: {e}", doc.place.file.display())
-                })?;
+                let validator = jsonschema::validator_for(&strict_below_root(schema.clone()))
+                    .map_err(|e| fail(doc, format!("{kind} {name}: the schema does not compile: {e}")))?;
                 validators.insert((group.clone(), kind.clone(), name), validator);
             }
         }
         if validators.is_empty() {
-            return Err(format!("{}: no CustomResourceDefinition with a schema there", dir.display()));
+            let mut problems = Problems::default();
+            problems.add(&Place::new(dir, 0), "", "no CustomResourceDefinition with a schema there");
+            return Err(problems);
         }
         Ok(Self { validators })
     }
 
-    /// The problems of `doc` as `(path, message)`; `None` when no schema covers its kind.
-    pub fn check(&self, doc: &Document) -> Option<Vec<(String, String)>> {
+    /// The problems of `doc`; `None` when no schema covers its kind.
+    pub fn check(&self, doc: &Document) -> Option<Vec<FieldProblem>> {
         let version = doc.api_version.rsplit('/').next().unwrap_or_default();
-        let validator = self.validators.get(&(doc.group().to_owned(), doc.kind.clone(), version.to_owned()))?;
+        let validator = self.validators.get(&(doc.group().to_owned(), doc.kind_name.clone(), version.to_owned()))?;
         let instance = match serde_json::to_value(&doc.value) {
             Ok(instance) => instance,
-            Err(e) => return Some(vec![(String::new(), format!("not representable as JSON: {e}"))]),
+            Err(e) => return Some(vec![FieldProblem::new("", format!("not representable as JSON: {e}"))]),
         };
-        Some(validator.iter_errors(&instance).map(|e| (path(e.instance_path.as_str()), e.to_string())).collect())
+        Some(
+            validator
+                .iter_errors(&instance)
+                .map(|e| FieldProblem::new(path(e.instance_path.as_str()), format!("{e} (CRD schema)")))
+                .collect(),
+        )
     }
 
     /// Whether `spec` alone fits the schema of (group, kind, version).

@@ -1,17 +1,21 @@
 //! PingSource: the schedule (5-field cron, `@hourly`-style descriptors, `timezone` or a
 //! `CRON_TZ=` prefix) and the event it sends, for v1beta1 (`jsonData`), v1beta2 and v1
-//! (`contentType`, `data`, `dataBase64`).
+//! (`contentType`, `data`, `dataBase64`). The adapter that fires it on schedule is
+//! `dataplane::pings`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use croner::Cron;
+use fnmesh_runtime::delivery::{Backoff, DeliveryPolicy, RetryOn};
 use fnmesh_runtime::{Event, EventBuilder, EventBuilderV10};
 
-use crate::delivery::Target;
-use crate::manifest::Document;
-use crate::model::PingSourceSpec;
+use super::Planner;
+use super::delivery::Target;
+use crate::manifests::model::PingSourceSpec;
+use crate::manifests::{Document, FieldProblem};
 
 /// A planned PingSource.
 #[derive(Debug, Clone)]
@@ -26,9 +30,36 @@ pub struct PingPlan {
     pub sink: Target,
 }
 
-/// Checks `spec` and plans it (the sink is set by the caller). Errors are
-/// `(path, message)`.
-pub fn plan(doc: &Document, spec: &PingSourceSpec) -> Result<PingPlan, Vec<(String, String)>> {
+/// How the PingSource adapter sends: a few attempts with growing waits, on the
+/// adapter's own set of retried statuses.
+pub fn policy() -> DeliveryPolicy {
+    DeliveryPolicy {
+        retry: 3,
+        backoff: Some((Backoff::Exponential, Duration::from_millis(100))),
+        retry_on: RetryOn::Source,
+        ..DeliveryPolicy::default()
+    }
+}
+
+impl Planner<'_> {
+    pub(super) fn ping(&mut self, doc: &Document, spec: &PingSourceSpec) {
+        let sink = self.destination(doc, "spec.sink", &spec.sink);
+        match plan(&doc.namespace, &doc.name, spec, sink) {
+            Ok(Some(ping)) => self.plan.pings.push(ping),
+            Ok(None) => {}
+            Err(problems) => self.problems.extend(&doc.place, problems),
+        }
+    }
+}
+
+/// Checks `spec` and plans it; `None` without a `sink` (its problem is reported where it
+/// was resolved).
+pub fn plan(
+    namespace: &str,
+    name: &str,
+    spec: &PingSourceSpec,
+    sink: Option<Target>,
+) -> Result<Option<PingPlan>, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let (zone_prefix, schedule_text) =
         match spec.schedule.strip_prefix("CRON_TZ=").or(spec.schedule.strip_prefix("TZ=")) {
@@ -41,14 +72,14 @@ pub fn plan(doc: &Document, spec: &PingSourceSpec) -> Result<PingPlan, Vec<(Stri
     let schedule = match Cron::new(&schedule_text).parse() {
         Ok(cron) if schedule_text.split_whitespace().count() == 5 || schedule_text.starts_with('@') => Some(cron),
         Ok(_) => {
-            problems.push((
-                "spec.schedule".into(),
+            problems.push(FieldProblem::new(
+                "spec.schedule",
                 format!("{schedule_text:?} must have 5 fields (minute hour day month weekday)"),
             ));
             None
         }
         Err(e) => {
-            problems.push(("spec.schedule".into(), format!("{schedule_text:?} is not a cron schedule: {e}")));
+            problems.push(FieldProblem::new("spec.schedule", format!("{schedule_text:?} is not a cron schedule: {e}")));
             None
         }
     };
@@ -57,8 +88,8 @@ pub fn plan(doc: &Document, spec: &PingSourceSpec) -> Result<PingPlan, Vec<(Stri
         None => Some(chrono_tz::Tz::UTC),
         Some(Ok(tz)) => Some(tz),
         Some(Err(_)) => {
-            problems.push((
-                "spec.timezone".into(),
+            problems.push(FieldProblem::new(
+                "spec.timezone",
                 format!("{:?} is not an IANA time zone", zone_name.unwrap_or_default()),
             ));
             None
@@ -69,14 +100,14 @@ pub fn plan(doc: &Document, spec: &PingSourceSpec) -> Result<PingPlan, Vec<(Stri
     } else {
         match (&spec.data, &spec.data_base64) {
             (Some(_), Some(_)) => {
-                problems.push(("spec.dataBase64".into(), "set data or dataBase64, not both".into()));
+                problems.push(FieldProblem::new("spec.dataBase64", "set data or dataBase64, not both"));
                 None
             }
             (Some(data), None) => Some((content_type(spec), data.clone().into_bytes())),
             (None, Some(encoded)) => match base64::engine::general_purpose::STANDARD.decode(encoded) {
                 Ok(bytes) => Some((content_type(spec), bytes)),
                 Err(e) => {
-                    problems.push(("spec.dataBase64".into(), format!("not base64: {e}")));
+                    problems.push(FieldProblem::new("spec.dataBase64", format!("not base64: {e}")));
                     None
                 }
             },
@@ -85,25 +116,22 @@ pub fn plan(doc: &Document, spec: &PingSourceSpec) -> Result<PingPlan, Vec<(Stri
     };
     for name in spec.ce_overrides.iter().flat_map(|o| o.extensions.keys()) {
         if !fnmesh_runtime::binding::is_valid_extension_name(name) {
-            problems.push((
+            problems.push(FieldProblem::new(
                 format!("spec.ceOverrides.extensions.{name}"),
-                "extension names are a-z and 0-9, at most 20".into(),
+                "extension names are a-z and 0-9, at most 20",
             ));
         }
     }
     match (schedule, timezone) {
-        (Some(schedule), Some(timezone)) if problems.is_empty() => Ok(PingPlan {
-            namespace: doc.namespace.clone(),
-            name: doc.name.clone(),
+        (Some(schedule), Some(timezone)) if problems.is_empty() => Ok(sink.map(|sink| PingPlan {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
             schedule,
             timezone,
             data,
             extensions: spec.ce_overrides.as_ref().map(|o| o.extensions.clone()).unwrap_or_default(),
-            sink: Target {
-                url: url::Url::parse("http://unset.invalid").unwrap_or_else(|_| unreachable!()),
-                name: String::new(),
-            },
-        }),
+            sink,
+        })),
         _ => Err(problems),
     }
 }
@@ -143,42 +171,33 @@ mod tests {
     use fnmesh_runtime::AttributesReader;
 
     use super::*;
-    use crate::problems::Place;
-
-    fn doc() -> Document {
-        Document {
-            place: Place::new(std::path::Path::new("p.yaml"), 1),
-            api_version: "sources.knative.dev/v1".into(),
-            kind: "PingSource".into(),
-            name: "ping".into(),
-            namespace: "demo".into(),
-            value: crate::yaml::Value::Null,
-        }
-    }
 
     fn spec(yaml: &str) -> PingSourceSpec {
-        serde_yaml_ng::from_str(yaml).unwrap()
+        crate::manifests::yaml::from_str(yaml).unwrap()
+    }
+
+    /// PingSource `ping` in namespace `demo`, planned.
+    fn plan(spec: &PingSourceSpec) -> Result<PingPlan, Vec<FieldProblem>> {
+        let sink = Target { url: url::Url::parse("http://x").unwrap(), name: "x".into() };
+        super::plan("demo", "ping", spec, Some(sink)).map(Option::unwrap)
     }
 
     #[test]
     fn schedules_and_time_zones() {
-        let ping = plan(&doc(), &spec("{schedule: '*/2 * * * *', sink: {uri: 'http://x'}}")).unwrap();
+        let ping = plan(&spec("{schedule: '*/2 * * * *', sink: {uri: 'http://x'}}")).unwrap();
         let now = Utc.with_ymd_and_hms(2020, 9, 14, 14, 49, 30).unwrap();
         assert_eq!(ping.next_after(now), Some(Utc.with_ymd_and_hms(2020, 9, 14, 14, 50, 0).unwrap()));
-        let tz =
-            plan(&doc(), &spec("{schedule: '0 9 * * *', timezone: Europe/Paris, sink: {uri: 'http://x'}}")).unwrap();
+        let tz = plan(&spec("{schedule: '0 9 * * *', timezone: Europe/Paris, sink: {uri: 'http://x'}}")).unwrap();
         assert_eq!(tz.next_after(now), Some(Utc.with_ymd_and_hms(2020, 9, 15, 7, 0, 0).unwrap()));
-        let prefixed =
-            plan(&doc(), &spec("{schedule: 'CRON_TZ=Asia/Tokyo 0 9 * * *', sink: {uri: 'http://x'}}")).unwrap();
+        let prefixed = plan(&spec("{schedule: 'CRON_TZ=Asia/Tokyo 0 9 * * *', sink: {uri: 'http://x'}}")).unwrap();
         assert_eq!(prefixed.next_after(now), Some(Utc.with_ymd_and_hms(2020, 9, 15, 0, 0, 0).unwrap()));
-        assert!(plan(&doc(), &spec("{schedule: '@hourly', sink: {uri: 'http://x'}}")).is_ok());
+        assert!(plan(&spec("{schedule: '@hourly', sink: {uri: 'http://x'}}")).is_ok());
     }
 
     #[test]
     fn events_as_knative_sends_them() {
         let v1beta1 =
-            plan(&doc(), &spec(r#"{schedule: "* * * * *", jsonData: '{"message": "hi"}', sink: {uri: 'http://x'}}"#))
-                .unwrap();
+            plan(&spec(r#"{schedule: "* * * * *", jsonData: '{"message": "hi"}', sink: {uri: 'http://x'}}"#)).unwrap();
         let time = Utc.with_ymd_and_hms(2020, 9, 14, 14, 50, 0).unwrap();
         let event = v1beta1.event(time);
         assert_eq!(event.ty(), "dev.knative.sources.ping");
@@ -186,19 +205,18 @@ mod tests {
         assert_eq!(event.time(), Some(&time));
         assert_eq!(event.datacontenttype(), Some("application/json"));
         assert_eq!(uuid::Uuid::parse_str(event.id()).map(|u| u.get_version_num()), Ok(4));
-        let v1 = plan(&doc(), &spec("{schedule: '* * * * *', contentType: text/plain, dataBase64: aGk=, ceOverrides: {extensions: {flow: demo}}, sink: {uri: 'http://x'}}")).unwrap();
+        let v1 = plan(&spec("{schedule: '* * * * *', contentType: text/plain, dataBase64: aGk=, ceOverrides: {extensions: {flow: demo}}, sink: {uri: 'http://x'}}")).unwrap();
         let event = v1.event(time);
         assert_eq!(event.datacontenttype(), Some("text/plain"));
         assert_eq!(event.extension("flow").map(ToString::to_string), Some("demo".into()));
-        let none = plan(&doc(), &spec("{schedule: '* * * * *', sink: {uri: 'http://x'}}")).unwrap();
+        let none = plan(&spec("{schedule: '* * * * *', sink: {uri: 'http://x'}}")).unwrap();
         assert_eq!(none.event(time).datacontenttype(), None);
     }
 
     #[test]
     fn problems_name_the_field() {
-        let paths = |yaml: &str| -> Vec<String> {
-            plan(&doc(), &spec(yaml)).unwrap_err().into_iter().map(|(p, _)| p).collect()
-        };
+        let paths =
+            |yaml: &str| -> Vec<String> { plan(&spec(yaml)).unwrap_err().into_iter().map(|p| p.path).collect() };
         assert_eq!(paths("{schedule: 'every minute', sink: {uri: 'http://x'}}"), ["spec.schedule"]);
         assert_eq!(paths("{schedule: '* * * * *', timezone: Mars/Base, sink: {uri: 'http://x'}}"), ["spec.timezone"]);
         assert_eq!(

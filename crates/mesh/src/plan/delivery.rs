@@ -1,9 +1,13 @@
-//! Delivery specs (`delivery:`) turned into policies: attempts, backoff, per-attempt
-//! timeout, Retry-After, dead letter sink.
+//! `delivery:` (a step's, a subscription's, a trigger's, a broker's) turned into the
+//! runtime's [`DeliveryPolicy`] (attempts, backoff, timeout, Retry-After: the one
+//! engine, `fnmesh_runtime::delivery`) and the dead letter sink it names.
 
 use std::time::Duration;
 
-use crate::model::DeliverySpec;
+use fnmesh_runtime::delivery::{Backoff, DeliveryPolicy};
+
+use crate::manifests::FieldProblem;
+use crate::manifests::model::DeliverySpec;
 
 /// Where an event goes: its URL and a short name for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,52 +17,23 @@ pub struct Target {
     pub name: String,
 }
 
-/// How backoff grows between attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backoff {
-    Linear,
-    Exponential,
-}
-
-/// A parsed `delivery:`.
+/// How events reach one destination: the policy of the attempts, and where they go when
+/// all failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryPolicy {
-    /// Extra attempts after the first.
-    pub retry: u32,
-    pub backoff: Option<(Backoff, Duration)>,
-    pub timeout: Option<Duration>,
-    pub retry_after_max: Option<Duration>,
+pub struct Delivery {
+    pub policy: DeliveryPolicy,
     pub dead_letter: Option<Target>,
 }
 
-impl DeliveryPolicy {
-    /// The wait before retry `k` (1-based), as knative/eventing computes it with
-    /// go-retryablehttp, which passes the attempt index counted from 0: exponential
-    /// `delay * 2^(k-1)`, linear `delay * (k-1)`; none without `backoffDelay` and
-    /// `backoffPolicy`.
-    pub fn backoff(&self, k: u32) -> Duration {
-        match self.backoff {
-            None => Duration::ZERO,
-            Some((Backoff::Exponential, delay)) => delay.saturating_mul(1u32.checked_shl(k - 1).unwrap_or(u32::MAX)),
-            Some((Backoff::Linear, delay)) => delay.saturating_mul(k - 1),
-        }
-    }
-}
-
 /// Reads `spec` (found at `path`); `dead_letter` is the resolved `deadLetterSink`.
-/// Errors are `(field path, message)`.
-pub fn policy(
-    spec: &DeliverySpec,
-    path: &str,
-    dead_letter: Option<Target>,
-) -> Result<DeliveryPolicy, Vec<(String, String)>> {
+pub fn delivery(spec: &DeliverySpec, path: &str, dead_letter: Option<Target>) -> Result<Delivery, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let mut duration = |field: &str, value: &Option<String>| -> Option<Duration> {
         let text = value.as_deref()?;
         match parse_duration(text) {
             Ok(d) => Some(d),
             Err(e) => {
-                problems.push((format!("{path}.{field}"), e));
+                problems.push(FieldProblem::new(format!("{path}.{field}"), e));
                 None
             }
         }
@@ -70,7 +45,10 @@ pub fn policy(
         None | Some("exponential") => Backoff::Exponential,
         Some("linear") => Backoff::Linear,
         Some(other) => {
-            problems.push((format!("{path}.backoffPolicy"), format!("{other:?} is not linear or exponential")));
+            problems.push(FieldProblem::new(
+                format!("{path}.backoffPolicy"),
+                format!("{other:?} is not linear or exponential"),
+            ));
             Backoff::Exponential
         }
     };
@@ -78,7 +56,7 @@ pub fn policy(
         None => 0,
         Some(n) if n >= 0 => n as u32,
         Some(n) => {
-            problems.push((format!("{path}.retry"), format!("{n} is negative")));
+            problems.push(FieldProblem::new(format!("{path}.retry"), format!("{n} is negative")));
             0
         }
     };
@@ -86,7 +64,8 @@ pub fn policy(
         // As upstream: no backoff unless both the policy and the delay are given (the
         // policy defaults to exponential when only the delay is).
         let backoff = delay.map(|d| (policy, d));
-        Ok(DeliveryPolicy { retry, backoff, timeout, retry_after_max, dead_letter })
+        let policy = DeliveryPolicy { retry, backoff, timeout, retry_after_max, ..DeliveryPolicy::default() };
+        Ok(Delivery { policy, dead_letter })
     } else {
         Err(problems)
     }
@@ -116,10 +95,10 @@ mod tests {
 
     #[test]
     fn backoff_follows_upstream() {
-        let exponential = policy(&spec("exponential", "PT0.2S"), "spec.delivery", None).unwrap();
+        let exponential = delivery(&spec("exponential", "PT0.2S"), "spec.delivery", None).unwrap().policy;
         let waits: Vec<u128> = (1..=3).map(|k| exponential.backoff(k).as_millis()).collect();
         assert_eq!(waits, [200, 400, 800]);
-        let linear = policy(&spec("linear", "PT0.2S"), "spec.delivery", None).unwrap();
+        let linear = delivery(&spec("linear", "PT0.2S"), "spec.delivery", None).unwrap().policy;
         let waits: Vec<u128> = (1..=3).map(|k| linear.backoff(k).as_millis()).collect();
         assert_eq!(waits, [0, 200, 400]);
         assert_eq!(DeliveryPolicy::default().backoff(2), Duration::ZERO);
@@ -130,8 +109,8 @@ mod tests {
         let mut bad = spec("sideways", "soon");
         bad.retry = Some(-1);
         bad.timeout = Some("PT1S".into());
-        let problems = policy(&bad, "spec.delivery", None).unwrap_err();
-        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        let problems = delivery(&bad, "spec.delivery", None).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["spec.delivery.backoffDelay", "spec.delivery.backoffPolicy", "spec.delivery.retry"]);
         assert_eq!(parse_duration("PT1M30S"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("PT0.5S"), Ok(Duration::from_millis(500)));

@@ -7,8 +7,11 @@ use std::path::Path;
 use fnmesh_runtime::FunctionSpec;
 use serde::Deserialize;
 
+use crate::error::{Error, Result};
+use crate::manifests::yaml;
+
 /// The built-in list, `config/images.yaml`.
-const BUILT_IN: &str = include_str!("../../../config/images.yaml");
+const BUILT_IN: &str = include_str!("../../../../config/images.yaml");
 
 /// The functions fnmesh can run, by name.
 pub fn functions() -> [FunctionSpec; 6] {
@@ -40,23 +43,25 @@ pub struct Images {
 
 impl Images {
     /// The built-in list and then each of `extra` (later entries win).
-    pub fn load(extra: &[impl AsRef<Path>]) -> Result<Self, String> {
+    pub fn load(extra: &[impl AsRef<Path>]) -> Result<Self> {
         let mut images = Self { map: BTreeMap::new() };
-        images.add("config/images.yaml (built in)", BUILT_IN)?;
+        images.add(Path::new("config/images.yaml (built in)"), BUILT_IN)?;
         for path in extra {
             let path = path.as_ref();
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-            images.add(&path.display().to_string(), &text)?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::File { path: path.to_owned(), message: format!("cannot read: {e}") })?;
+            images.add(path, &text)?;
         }
         Ok(images)
     }
 
-    fn add(&mut self, origin: &str, text: &str) -> Result<(), String> {
-        let file: ImagesFile = serde_yaml_ng::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+    fn add(&mut self, origin: &Path, text: &str) -> Result<()> {
+        let fail = |message: String| Error::File { path: origin.to_owned(), message };
+        let file: ImagesFile = yaml::from_str(text).map_err(fail)?;
         for (name, images) in file.functions {
             let spec = function(&name).ok_or_else(|| {
                 let known: Vec<&str> = functions().iter().map(|f| f.name).collect();
-                format!("{origin}: functions.{name}: no such function (fnmesh has {})", known.join(", "))
+                fail(format!("functions.{name}: no such function (fnmesh has {})", known.join(", ")))
             })?;
             for image in images {
                 self.map.insert(normalise(&image).to_owned(), spec);
@@ -66,7 +71,7 @@ impl Images {
     }
 
     /// The function for `image`, or an error that says how to map it.
-    pub fn resolve(&self, image: &str) -> Result<FunctionSpec, String> {
+    pub fn resolve(&self, image: &str) -> std::result::Result<FunctionSpec, String> {
         self.map.get(normalise(image)).copied().ok_or_else(|| {
             format!(
                 "no fnmesh function runs image {image:?}: map it in a file given with --images \

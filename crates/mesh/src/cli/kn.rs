@@ -4,10 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::images::Images;
-use crate::manifest::Document;
-use crate::model::{KServiceSpec, Metadata};
-use crate::plan::COMMAND_ANNOTATION;
+use crate::error::{Error, Result};
+use crate::manifests::{Document, Kind, Spec, yaml};
+use crate::plan::{COMMAND_ANNOTATION, Images};
 
 /// How images are written.
 #[derive(Debug, Clone, Default)]
@@ -44,24 +43,18 @@ fn image(written: &str, images: &Images, choice: &ImageChoice) -> String {
 }
 
 /// The script for `documents`.
-pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> Result<String, String> {
+/// The script for `documents` (loaded without problems: a spec that did not fit is
+/// reported by the loader, not here).
+pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> Result<String> {
     let mut out = String::from("set -euo pipefail\n");
     let mut rest = Vec::new();
     for doc in documents {
-        if (doc.group(), doc.kind.as_str()) != ("serving.knative.dev", "Service") {
+        if doc.kind != Kind::KService {
             rest.push(doc);
             continue;
         }
-        let spec: KServiceSpec = doc
-            .value
-            .get("spec")
-            .map(crate::yaml::typed)
-            .transpose()
-            .map_err(|(path, e)| format!("{}: spec.{path}: {e}", doc.place.file.display()))?
-            .ok_or_else(|| format!("{}: {} has no spec", doc.place.file.display(), doc.name))?;
-        let metadata: Metadata =
-            doc.value.get("metadata").map(crate::yaml::typed).transpose().ok().flatten().unwrap_or_default();
-        if metadata.annotations.contains_key(COMMAND_ANNOTATION) {
+        let Some(Spec::KService(spec)) = &doc.spec else { continue };
+        if doc.metadata.annotations.contains_key(COMMAND_ANNOTATION) {
             let _ =
                 writeln!(out, "# skipped {}: it runs a local command ({COMMAND_ANNOTATION}), not an image", doc.name);
             continue;
@@ -89,7 +82,7 @@ pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> 
             if i > 0 {
                 out.push_str("---\n");
             }
-            out.push_str(&serde_yaml_ng::to_string(&doc.value).map_err(|e| e.to_string())?);
+            out.push_str(&yaml::to_string(&doc.value).map_err(Error::Output)?);
         }
         out.push_str("YAML\n");
     }

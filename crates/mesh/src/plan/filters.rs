@@ -1,11 +1,13 @@
-//! Trigger filters: `filter.attributes` (exact match, an empty value meaning "present")
-//! and `filters` (the Subscriptions API dialects exact, prefix, suffix, all, any, not,
-//! cesql; all of the list must match, and `filter` is then ignored).
+//! Trigger filters, compiled when the plan is made and evaluated by the broker for every
+//! event (`dataplane::brokers`): `filter.attributes` (exact match, an empty value meaning
+//! "present") and `filters` (the Subscriptions API dialects exact, prefix, suffix, all,
+//! any, not, cesql; all of the list must match, and `filter` is then ignored).
 
 use fnmesh_cesql::{Attributes, Expression, Value};
 use fnmesh_runtime::Event;
 
-use crate::model::{SubscriptionsApiFilter, TriggerFilter};
+use crate::manifests::FieldProblem;
+use crate::manifests::model::{SubscriptionsApiFilter, TriggerFilter};
 
 /// A compiled trigger filter.
 #[derive(Debug, Clone)]
@@ -25,12 +27,12 @@ pub enum EventFilter {
 }
 
 impl EventFilter {
-    /// The filter of a Trigger: `filters` when set, else `filter`. Errors are
-    /// `(path, message)` under `spec`.
+    /// The filter of a Trigger: `filters` when set, else `filter`; problems are at
+    /// paths under `spec`.
     pub fn of_trigger(
         filter: Option<&TriggerFilter>,
         filters: Option<&[SubscriptionsApiFilter]>,
-    ) -> Result<Self, Vec<(String, String)>> {
+    ) -> Result<Self, Vec<FieldProblem>> {
         if let Some(filters) = filters {
             let mut problems = Vec::new();
             let compiled: Vec<EventFilter> = filters
@@ -79,7 +81,7 @@ fn plain(value: &Value) -> String {
     }
 }
 
-fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<(String, String)>) -> Option<EventFilter> {
+fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<FieldProblem>) -> Option<EventFilter> {
     let pairs = |map: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
         map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     };
@@ -93,10 +95,9 @@ fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<(Stri
     if let Some(map) = &filter.suffix {
         set.push(EventFilter::Suffix(pairs(map)));
     }
-    let many =
-        |list: &[SubscriptionsApiFilter], field: &str, problems: &mut Vec<(String, String)>| -> Vec<EventFilter> {
-            list.iter().enumerate().filter_map(|(i, f)| compile(f, &format!("{path}.{field}[{i}]"), problems)).collect()
-        };
+    let many = |list: &[SubscriptionsApiFilter], field: &str, problems: &mut Vec<FieldProblem>| -> Vec<EventFilter> {
+        list.iter().enumerate().filter_map(|(i, f)| compile(f, &format!("{path}.{field}[{i}]"), problems)).collect()
+    };
     if let Some(list) = &filter.all {
         set.push(EventFilter::All(many(list, "all", problems)));
     }
@@ -110,7 +111,7 @@ fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<(Stri
         match Expression::parse(source) {
             Ok(expression) => set.push(EventFilter::Cesql(Box::new(expression))),
             Err(e) => {
-                problems.push((format!("{path}.cesql"), format!("invalid CloudEvents SQL: {e}")));
+                problems.push(FieldProblem::new(format!("{path}.cesql"), format!("invalid CloudEvents SQL: {e}")));
                 return None;
             }
         }
@@ -118,8 +119,8 @@ fn compile(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<(Stri
     match set.len() {
         1 => set.pop(),
         n => {
-            problems.push((
-                path.to_owned(),
+            problems.push(FieldProblem::new(
+                path,
                 format!("set exactly one of exact, prefix, suffix, all, any, not, cesql ({n} set)"),
             ));
             None
@@ -143,8 +144,8 @@ mod tests {
             .unwrap()
     }
 
-    fn filters(yaml: &str) -> Result<EventFilter, Vec<(String, String)>> {
-        let list: Vec<SubscriptionsApiFilter> = serde_yaml_ng::from_str(yaml).unwrap();
+    fn filters(yaml: &str) -> Result<EventFilter, Vec<FieldProblem>> {
+        let list: Vec<SubscriptionsApiFilter> = crate::manifests::yaml::from_str(yaml).unwrap();
         EventFilter::of_trigger(None, Some(&list))
     }
 
@@ -182,7 +183,7 @@ mod tests {
     fn bad_filters_are_named_by_path() {
         let problems =
             filters("[{exact: {a: b}}, {all: [{cesql: 'a = '}]}, {exact: {a: b}, prefix: {a: b}}]").unwrap_err();
-        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["spec.filters[1].all[0].cesql", "spec.filters[2]"]);
     }
 }

@@ -1,33 +1,40 @@
-//! Loading manifests: every YAML document of the files and folders given (recursively,
-//! in path order), with its apiVersion, kind, name and namespace.
+//! Loading manifests, once: every YAML document of the files and folders given
+//! (recursively, in path order), read into a typed [`Document`] with its place.
 
 use std::path::{Path, PathBuf};
 
-use crate::problems::{Place, Problems};
-use crate::yaml::{self, Value};
+use super::kind::Kind;
+use super::problems::{Place, Problems};
+use super::serving::Metadata;
+use super::spec::{self, Spec};
+use super::yaml::{self, Value};
 
-/// One Kubernetes object from a manifest file.
+/// One Kubernetes object from a manifest file, typed.
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// Where it was defined.
     pub place: Place,
     pub api_version: String,
-    pub kind: String,
+    /// What fnmesh makes of `apiVersion` and `kind`.
+    pub kind: Kind,
+    /// `kind:` as written.
+    pub kind_name: String,
     pub name: String,
+    /// Its namespace, or the one `fnmesh` was given for objects that name none.
     pub namespace: String,
-    /// The whole document.
+    pub metadata: Metadata,
+    /// The typed `spec`; `None` when it does not fit the model (the problems say why)
+    /// or the kind has none that fnmesh reads.
+    pub spec: Option<Spec>,
+    /// The document as written: what `fnmesh kn` applies and CRD schemas check.
     pub value: Value,
 }
 
 impl Document {
     /// The API group (`flows.knative.dev`; empty for the core group of `v1`).
     pub fn group(&self) -> &str {
-        group_of(&self.api_version)
+        super::kind::group_of(&self.api_version)
     }
-}
-
-/// The group of an apiVersion: `serving.knative.dev/v1` gives `serving.knative.dev`, `v1` gives "".
-pub fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
 /// Every document under `paths` (`namespace` for objects that name none), and the
@@ -78,9 +85,22 @@ pub fn load(paths: &[PathBuf], namespace: &str) -> (Vec<Document>, Problems) {
                     problems.add(&place, path, "required");
                 }
             }
-            let (Some(api_version), Some(kind), Some(name)) = (api_version, kind, name) else { continue };
+            let (Some(api_version), Some(kind_name), Some(name)) = (api_version, kind, name) else { continue };
             let namespace = meta("namespace").unwrap_or_else(|| namespace.to_owned());
-            documents.push(Document { place, api_version, kind, name, namespace, value });
+            let kind = Kind::of_api_version(&api_version, &kind_name);
+            let metadata = match (kind, metadata) {
+                (Kind::Other, _) | (_, None) => Metadata::default(),
+                (_, Some(metadata)) => {
+                    let (parsed, _) = spec::deserialize::<Metadata>(metadata, "metadata");
+                    parsed.unwrap_or_else(|problem| {
+                        problems.add(&place, problem.path, problem.message);
+                        Metadata::default()
+                    })
+                }
+            };
+            let (spec, found) = spec::read_optional(kind, value.get("spec"));
+            problems.extend(&place, found);
+            documents.push(Document { place, api_version, kind, kind_name, name, namespace, metadata, spec, value });
         }
     }
     (documents, problems)

@@ -1,0 +1,156 @@
+//! The command line: `fnmesh run`, `validate`, `graph`, `kn`, `send`, `get` as clap
+//! parses them (see `fnmesh --help`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fnmesh",
+    version,
+    about = "Run Knative Sequence, Parallel, PingSource, Broker and Trigger YAML on one machine."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the manifests, start every service and the eventing they describe, run until Ctrl-C.
+    #[command(after_help = "Examples:
+  fnmesh run flows/sequence --ping-now            # the seed's Sequence; fire the PingSource at once
+  fnmesh run flows/parallel --exit-after 90s      # stop by itself after 90 seconds
+  fnmesh run my-app/ --images my-images.yaml      # map your own images to fnmesh functions
+Then, from another terminal:
+  fnmesh send sequence/sequence --data '{\"message\": \"hi\"}'
+  curl -H 'Host: sequence-kn-sequence-0-kn-channel.default.svc.cluster.local' localhost:8080 ...")]
+    Run {
+        /// Files or folders of YAML (every document, folders recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The ingress port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The ingress address; loopback unless you mean to expose it (e.g. 0.0.0.0).
+        #[arg(long, default_value = "127.0.0.1")]
+        address: std::net::IpAddr,
+        /// The namespace of objects that name none.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// Fire every PingSource once as soon as everything is ready, then keep its schedule.
+        #[arg(long)]
+        ping_now: bool,
+        /// Stop gracefully after this long (e.g. 10s, 2m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        exit_after: Option<Duration>,
+        /// More image-to-function mappings (format of config/images.yaml); repeatable.
+        #[arg(long)]
+        images: Vec<PathBuf>,
+        /// How many times an event may pass through a broker (knativebrokerttl); Knative's is 255.
+        #[arg(long, default_value_t = crate::dataplane::BROKER_TTL, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+        broker_ttl: u32,
+        /// The largest event the ingress reads, in bytes; more is a 413.
+        #[arg(long, default_value_t = crate::dataplane::ingress::DEFAULT_BODY_LIMIT, value_parser = body_limit)]
+        body_limit: usize,
+        /// Hide delivery decisions; show only what services print.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Colour the service names: auto (when a terminal), always, never.
+        #[arg(long, default_value = "auto")]
+        color: String,
+    },
+    /// Check manifests as `fnmesh run` does before it starts, without running anything.
+    #[command(after_help = "Checks the typed Knative model (unknown fields too), the rules Knative's webhooks
+enforce (required fields, data xor dataBase64, cron, ref or uri), and refs within the set.
+Examples:
+  fnmesh validate flows/
+  fnmesh validate my-app/ --schemas crds/      # also against CRDs from your cluster:
+                                               # kubectl get crd sequences.flows.knative.dev -o yaml > crds/sequence.yaml")]
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// A folder of CustomResourceDefinition YAML to check against as well.
+        #[arg(long)]
+        schemas: Option<PathBuf>,
+    },
+    /// Draw the flow: sources, flows, brokers and channels, subscribers, replies; dead letters dashed.
+    #[command(after_help = "Examples:
+  fnmesh graph flows/sequence                   # Mermaid, for a README
+  fnmesh graph flows/saga --format svg > saga.svg
+  fnmesh graph flows/parallel --format dot | dot -Tpng > parallel.png")]
+    Graph {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// mermaid, dot or svg.
+        #[arg(long, default_value = "mermaid")]
+        format: String,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
+    /// Print the kn and kubectl commands that deploy these manifests to a Knative cluster.
+    #[command(after_help = "hack/deploy runs them. Examples:
+  fnmesh kn flows/sequence                              # the images as written (upstream ones)
+  fnmesh kn flows/sequence --fnmesh-images --registry registry.local:5000/me")]
+    Kn {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// The registry of fnmesh's images (default ghcr.io/fnmesh).
+        #[arg(long)]
+        registry: Option<String>,
+        /// Use fnmesh's image wherever an fnmesh function runs the image written.
+        #[arg(long)]
+        fnmesh_images: bool,
+        /// More image mappings, as for `run`.
+        #[arg(long)]
+        images: Vec<PathBuf>,
+    },
+    /// Post a CloudEvent to a running `fnmesh run` and print the answer.
+    #[command(after_help = "TARGET: sequence/NAME, parallel/NAME, broker/NAME, channel/NAME, ksvc/NAME, or a URL.
+Examples:
+  fnmesh send sequence/sequence --data '{\"id\": 0, \"message\": \"hello\"}'
+  fnmesh send broker/default --type samples.http.mod3 --ext flow=demo")]
+    Send {
+        target: String,
+        /// JSON data.
+        #[arg(long)]
+        data: Option<String>,
+        #[arg(long = "type", default_value = "dev.fnmesh.send")]
+        ty: String,
+        #[arg(long, default_value = "/fnmesh/send")]
+        source: String,
+        /// The event id (default: a new UUID).
+        #[arg(long)]
+        id: Option<String>,
+        /// An extension, name=value; repeatable.
+        #[arg(long = "ext")]
+        extensions: Vec<String>,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
+    /// List what a running `fnmesh run` serves, with the addresses Knative would report.
+    #[command(after_help = "Examples:\n  fnmesh get\n  fnmesh get ksvc\n  fnmesh get sequence --port 9090")]
+    Get {
+        /// ksvc, service, sequence, parallel, broker, trigger, pingsource, channel, subscription.
+        kind: Option<String>,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+/// `--body-limit`: a positive number of bytes.
+fn body_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of bytes: {e}")),
+    }
+}

@@ -1,0 +1,64 @@
+//! A channel's dispatcher: the fan-out of an event to every subscription at once, each
+//! subscriber's reply sent on, and failures of either to the dead letter sink.
+
+use std::sync::Arc;
+
+use fnmesh_runtime::Event;
+use http::HeaderMap;
+use tokio::task::JoinSet;
+
+use super::Mesh;
+use super::headers::HOPS_HEADER;
+use crate::plan::{ChannelPlan, SubscriptionPlan};
+
+impl Mesh {
+    /// Delivers `event` to every subscription of `channel` concurrently; an error when
+    /// any failed and no dead letter sink took it.
+    pub async fn fan_out(
+        self: &Arc<Self>,
+        channel: Arc<ChannelPlan>,
+        event: Event,
+        headers: HeaderMap,
+    ) -> Result<(), String> {
+        let mut tasks = JoinSet::new();
+        for index in 0..channel.subscriptions.len() {
+            let (mesh, channel, event, headers) = (self.clone(), channel.clone(), event.clone(), headers.clone());
+            tasks.spawn(async move { mesh.subscription(&channel.subscriptions[index], &event, &headers).await });
+        }
+        let mut errors = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(format!("delivery task failed: {e}")),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    }
+
+    /// One subscription: subscriber, then its reply to `reply`; failures of either go
+    /// to the dead letter sink with the original event.
+    async fn subscription(&self, sub: &SubscriptionPlan, event: &Event, headers: &HeaderMap) -> Result<(), String> {
+        let answer = match &sub.subscriber {
+            None => Some((event.clone(), headers.clone())),
+            Some(subscriber) => match self.courier.deliver(&sub.label, subscriber, event, headers, &sub.delivery).await
+            {
+                Ok(answer) => answer,
+                Err(failure) => {
+                    return self.courier.dead_letter(&sub.label, &sub.delivery, event, headers, failure).await;
+                }
+            },
+        };
+        // No reply destination: a reply event ends here, as upstream.
+        let (Some((reply_event, mut reply_headers)), Some(reply)) = (answer, &sub.reply) else { return Ok(()) };
+        // The reply of a flow a trigger fed goes on with the TTL the event had.
+        if let Some(hops) = headers.get(&HOPS_HEADER) {
+            reply_headers.insert(HOPS_HEADER, hops.clone());
+        }
+        let label = format!("{} reply", sub.label);
+        match self.courier.deliver(&label, reply, &reply_event, &reply_headers, &sub.delivery).await {
+            Ok(_) => Ok(()),
+            Err(failure) => self.courier.dead_letter(&label, &sub.delivery, event, headers, failure).await,
+        }
+    }
+}

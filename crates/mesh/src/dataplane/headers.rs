@@ -1,0 +1,33 @@
+//! The headers that travel with an event from hop to hop: what Knative passes on, and
+//! the mesh's own carrier of the broker TTL.
+
+use fnmesh_runtime::Event;
+use http::HeaderMap;
+
+/// The TTL an event had at its last broker, carried by the mesh through a trigger's flow
+/// to the next broker (see [`super::brokers`]); only between the mesh's own hosts.
+pub const HOPS_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-broker-ttl");
+
+/// The headers Knative passes from a request or a reply to the next hop, and the mesh's
+/// own TTL carrier ([`HOPS_HEADER`]).
+pub fn pass_through(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if matches!(n, "traceparent" | "tracestate" | "baggage" | "x-request-id" | "retry-after")
+            || name == HOPS_HEADER
+            || n.starts_with("knative-")
+            || n.starts_with("x-b3-")
+        {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The event with extension `name` set to `value`.
+pub fn with_extension(event: &Event, name: &str, value: impl Into<String>) -> Event {
+    let mut event = event.clone();
+    event.set_extension(name, value.into());
+    event
+}

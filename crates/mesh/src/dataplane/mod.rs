@@ -1,0 +1,66 @@
+//! The third layer: the eventing data plane that runs a [`Plan`](crate::plan::Plan).
+//!
+//! * [`ingress`]: the one port, routing by `Host` to channels, brokers and services;
+//! * [`channels`]: a channel's fan-out to its subscriptions, with replies;
+//! * [`brokers`]: a broker's ingress (arrival time, TTL guard) and its triggers;
+//! * [`courier`]: one event to one destination under a delivery policy (the runtime's
+//!   engine: attempts, backoff, Retry-After), the reply, and the dead letter sink;
+//! * [`transport`]: real HTTP to in-cluster addresses on loopback; [`headers`]: what
+//!   travels from hop to hop;
+//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads.
+
+pub mod brokers;
+pub mod channels;
+pub mod courier;
+pub mod headers;
+pub mod ingress;
+pub mod pings;
+pub mod services;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::output::Out;
+use crate::plan::{BrokerPlan, ChannelPlan};
+pub use brokers::BROKER_TTL;
+use courier::Courier;
+use transport::Transport;
+
+/// Channels and brokers by address, and how to reach the rest.
+#[derive(Debug)]
+pub struct Mesh {
+    pub courier: Courier,
+    channels: HashMap<String, Arc<ChannelPlan>>,
+    brokers: HashMap<(String, String), Arc<BrokerPlan>>,
+    /// The TTL a broker gives an event that has none.
+    broker_ttl: i64,
+}
+
+impl Mesh {
+    /// The data plane of `channels` and `brokers`, sending over `transport`, logging to `out`.
+    pub fn new(
+        transport: Transport,
+        out: Out,
+        channels: Vec<ChannelPlan>,
+        brokers: Vec<BrokerPlan>,
+        broker_ttl: u32,
+    ) -> Self {
+        Self {
+            courier: Courier { transport, out },
+            channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
+            brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
+            broker_ttl: i64::from(broker_ttl),
+        }
+    }
+
+    /// The channel at `host` (`C-kn-channel.ns.svc.cluster.local`).
+    pub fn channel(&self, host: &str) -> Option<Arc<ChannelPlan>> {
+        self.channels.get(host).cloned()
+    }
+
+    /// Broker `name` of `namespace`.
+    pub fn broker(&self, namespace: &str, name: &str) -> Option<Arc<BrokerPlan>> {
+        self.brokers.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+}

@@ -1,0 +1,40 @@
+//! The PingSource adapter: fires each planned source on its schedule (and once at start
+//! with `--ping-now`), sending under the adapter's own delivery policy.
+
+use std::sync::Arc;
+
+use fnmesh_runtime::AttributesReader;
+use tokio::sync::watch;
+
+use super::Mesh;
+use super::services::wait_for;
+use crate::plan::{PingPlan, pings};
+
+/// Fires `ping` on its schedule (and once at once with `now`) until `stopped`.
+pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watch::Receiver<bool>) {
+    let label = format!("pingsource/{}", ping.name);
+    let policy = pings::policy();
+    let fire = |at: chrono::DateTime<chrono::Utc>| {
+        let (mesh, ping, policy, label) = (mesh.clone(), ping.clone(), policy.clone(), label.clone());
+        tokio::spawn(async move {
+            let event = ping.event(at);
+            let sent = mesh.courier.send(&label, &ping.sink, &event, &http::HeaderMap::new(), &policy).await;
+            if let Err(failure) = sent {
+                mesh.courier.out.log(&format!("{label}: event {} lost: {}", event.id(), failure.reason));
+            }
+        });
+    };
+    if now {
+        fire(chrono::Utc::now());
+    }
+    let stop = wait_for(stopped);
+    tokio::pin!(stop);
+    loop {
+        let Some(next) = ping.next_after(chrono::Utc::now()) else { return };
+        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(wait) => fire(next),
+        }
+    }
+}

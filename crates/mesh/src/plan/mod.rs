@@ -1,0 +1,235 @@
+//! The second layer: what the Knative controllers would make of the manifests.
+//! Workloads to start, channels with their subscriptions, brokers with their triggers,
+//! ping sources; every destination resolved to a URL, every `delivery:` to a policy,
+//! every trigger filter compiled. All problems are collected before anything starts.
+//!
+//! One module per Knative kind: [`workloads`] (ksvc, Deployment + Service), [`channels`]
+//! (InMemoryChannel, Channel, Subscription), [`sequence`], [`parallel`], [`brokers`]
+//! (Broker, Trigger, and the loops a cluster's TTL cannot stop), [`pings`]
+//! (PingSource). Around them: [`address`] (the addresses Knative reports), [`delivery`]
+//! (`delivery:` to a policy), [`filters`] (trigger filters, compiled and evaluated),
+//! [`images`] (which function runs an image), and [`resolve`] (destinations).
+
+pub mod address;
+pub mod brokers;
+pub mod channels;
+pub mod delivery;
+pub mod filters;
+pub mod images;
+pub mod parallel;
+pub mod pings;
+pub mod resolve;
+pub mod sequence;
+pub mod workloads;
+
+use std::collections::{BTreeSet, HashMap};
+
+use fnmesh_runtime::FunctionSpec;
+
+use crate::manifests::{Document, Kind, Problems, Spec};
+pub use delivery::{Delivery, Target};
+pub use filters::EventFilter;
+pub use images::Images;
+pub use pings::PingPlan;
+
+/// The annotation that runs a local command as a service instead of an image.
+pub const COMMAND_ANNOTATION: &str = "fnmesh.dev/command";
+
+/// Everything `fnmesh run` starts.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub services: Vec<ServicePlan>,
+    pub channels: Vec<ChannelPlan>,
+    pub brokers: Vec<BrokerPlan>,
+    pub pings: Vec<PingPlan>,
+    /// What `fnmesh get` lists.
+    pub objects: Vec<ObjectRow>,
+    /// Valid but probably not meant: loops the broker TTL cannot stop.
+    pub warnings: Vec<String>,
+}
+
+/// A workload: a Knative Service, or a v1 Service in front of a Deployment.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    pub name: String,
+    pub namespace: String,
+    /// `name.namespace.svc.cluster.local`.
+    pub host: String,
+    pub run: Workload,
+    /// The container's `env:`, in order.
+    pub env: Vec<(String, String)>,
+    /// `containerConcurrency`: at most this many requests at once; more wait, as
+    /// Knative's queue-proxy makes them wait. `None`: no limit.
+    pub concurrency: Option<usize>,
+}
+
+/// What runs a service.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// An fnmesh function, in-process.
+    Function(FunctionSpec),
+    /// A shell command (annotation `fnmesh.dev/command`), given `PORT`.
+    Command(String),
+}
+
+/// A channel, as its dispatcher serves it.
+#[derive(Debug, Clone)]
+pub struct ChannelPlan {
+    /// `C-kn-channel.namespace.svc.cluster.local`.
+    pub host: String,
+    /// For logs: `channel/C`, `sequence/Q step 0`, `parallel/P`, `parallel/P branch 1`.
+    pub label: String,
+    /// Answers `202` at once instead of after the fan-out.
+    pub asynchronous: bool,
+    pub subscriptions: Vec<SubscriptionPlan>,
+}
+
+/// One subscriber of a channel, with where its replies go.
+#[derive(Debug, Clone)]
+pub struct SubscriptionPlan {
+    /// For logs, e.g. `sequence/sequence step 1`.
+    pub label: String,
+    /// `None` forwards every event to `reply` (a Parallel branch without a filter).
+    pub subscriber: Option<Target>,
+    pub reply: Option<Target>,
+    pub delivery: Delivery,
+}
+
+/// A broker and the triggers on it.
+#[derive(Debug, Clone)]
+pub struct BrokerPlan {
+    pub namespace: String,
+    pub name: String,
+    pub triggers: Vec<TriggerPlan>,
+}
+
+/// A trigger: which events, to whom, how.
+#[derive(Debug, Clone)]
+pub struct TriggerPlan {
+    pub name: String,
+    pub filter: EventFilter,
+    pub subscriber: Target,
+    pub delivery: Delivery,
+}
+
+/// One row of `fnmesh get`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ObjectRow {
+    /// `ksvc`, `sequence`, ... ([`Kind::resource`]).
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The address Knative would report; empty for kinds without one.
+    pub url: String,
+}
+
+/// Identifies an object: API group, kind, namespace, name.
+type Key = (String, String, String, String);
+
+fn key(group: &str, kind: &str, namespace: &str, name: &str) -> Key {
+    (group.to_owned(), kind.to_owned(), namespace.to_owned(), name.to_owned())
+}
+
+/// The Broker that eventing's namespace injection would create, when a Trigger or a
+/// ref names it and no manifest defines it.
+pub const DEFAULT_BROKER: &str = "default";
+
+/// What the per-kind modules share while they plan: the documents by key, the problems
+/// found so far, and the plan being built.
+struct Planner<'a> {
+    documents: &'a [Document],
+    index: HashMap<Key, &'a Document>,
+    problems: Problems,
+    plan: Plan,
+    /// Namespaces whose Broker `default` is referred to without a manifest.
+    implicit_brokers: BTreeSet<String>,
+}
+
+/// Plans `documents`; every problem is reported at once, after those already `found`.
+/// Without `images` (`fnmesh validate`), images are not resolved and no service is
+/// planned: a cluster runs any image.
+pub fn plan(documents: &[Document], images: Option<&Images>, found: Problems) -> Result<Plan, Problems> {
+    let mut planner = Planner {
+        documents,
+        index: HashMap::new(),
+        problems: found,
+        plan: Plan::default(),
+        implicit_brokers: BTreeSet::new(),
+    };
+    for doc in documents {
+        let k = key(doc.group(), &doc.kind_name, &doc.namespace, &doc.name);
+        if let Some(first) = planner.index.insert(k, doc) {
+            let message =
+                format!("{} {} is defined twice (first in {})", doc.kind_name, doc.name, first.place.file.display());
+            planner.problems.add(&doc.place, "metadata.name", message);
+        }
+    }
+    for doc in documents {
+        planner.document(doc, images);
+    }
+    planner.implicit_default_brokers();
+    let Planner { problems, mut plan, .. } = planner;
+    plan.warnings = brokers::loops(documents);
+    problems.into_result(plan)
+}
+
+impl<'a> Planner<'a> {
+    /// Plans one document with the module of its kind.
+    fn document(&mut self, doc: &'a Document, images: Option<&Images>) {
+        if doc.kind == Kind::Other {
+            self.problems.add(
+                &doc.place,
+                "kind",
+                format!(
+                    "{} {} is not something fnmesh run emulates (it runs serving.knative.dev Service, apps/v1 \
+                     Deployment + v1 Service, Sequence, Parallel, InMemoryChannel, Channel, Subscription, PingSource, \
+                     Broker, Trigger)",
+                    doc.api_version, doc.kind_name
+                ),
+            );
+            return;
+        }
+        match &doc.spec {
+            Some(Spec::KService(spec)) => self.kservice(doc, spec, images),
+            Some(Spec::CoreService(spec)) => self.core_service(doc, spec, images),
+            // Runs only behind a v1 Service that selects its pods.
+            Some(Spec::Deployment(_)) => {}
+            Some(Spec::Channel(spec)) => self.channel(doc, spec),
+            Some(Spec::Subscription(spec)) => self.subscription(doc, spec),
+            Some(Spec::Sequence(spec)) => self.sequence(doc, spec),
+            Some(Spec::Parallel(spec)) => self.parallel(doc, spec),
+            Some(Spec::PingSource(spec)) => self.ping(doc, spec),
+            Some(Spec::Broker(_)) => self.broker(doc),
+            Some(Spec::Trigger(spec)) => self.trigger(doc, spec),
+            // The spec did not fit: its problems are already reported.
+            None => {}
+        }
+        if doc.kind != Kind::Deployment {
+            self.row(doc.kind, &doc.namespace, &doc.name);
+        }
+    }
+
+    /// A row for `fnmesh get`, with the address Knative would report.
+    fn row(&mut self, kind: Kind, namespace: &str, name: &str) {
+        let url = address::address(kind, namespace, name)
+            .filter(|_| !matches!(kind, Kind::Subscription | Kind::PingSource | Kind::Trigger))
+            .map(|u| u.to_string().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        self.plan.objects.push(ObjectRow {
+            kind: kind.resource().into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            url,
+        });
+    }
+
+    /// The document `kind`/`name` in `namespace`, if the set defines it.
+    fn find(&self, kind: Kind, namespace: &str, name: &str) -> Option<&'a Document> {
+        self.index.get(&key(kind.group(), kind.name(), namespace, name)).copied()
+    }
+
+    /// Every document of `kind`, in the manifests' order.
+    fn all(&self, kind: Kind) -> impl Iterator<Item = &'a Document> + use<'a> {
+        self.documents.iter().filter(move |d| d.kind == kind)
+    }
+}

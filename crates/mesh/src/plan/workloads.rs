@@ -1,0 +1,76 @@
+//! Workloads: a Knative Service, or a `v1` Service in front of the `apps/v1` Deployment
+//! whose pods it selects; each runs an fnmesh function (by its image) or a local command
+//! (annotation [`COMMAND_ANNOTATION`](super::COMMAND_ANNOTATION)).
+
+use super::{COMMAND_ANNOTATION, Images, Planner, ServicePlan, Workload};
+use crate::manifests::serving::{CoreServiceSpec, KServiceSpec, Metadata, PodTemplate};
+use crate::manifests::{Document, Kind, Spec};
+
+impl Planner<'_> {
+    pub(super) fn kservice(&mut self, doc: &Document, spec: &KServiceSpec, images: Option<&Images>) {
+        self.workload(doc, &doc.metadata, &spec.template, images, &doc.name);
+    }
+
+    pub(super) fn core_service(&mut self, doc: &Document, spec: &CoreServiceSpec, images: Option<&Images>) {
+        if spec.selector.is_empty() {
+            self.problems.add(
+                &doc.place,
+                "spec.selector",
+                "required: fnmesh runs the Deployment whose pods it selects",
+            );
+            return;
+        }
+        let selected = self.all(Kind::Deployment).filter(|d| d.namespace == doc.namespace).find_map(|deployment| {
+            let Some(Spec::Deployment(spec_d)) = &deployment.spec else { return None };
+            let labels = &spec_d.template.metadata.labels;
+            spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v)).then_some((deployment, spec_d))
+        });
+        if let Some((deployment, spec_d)) = selected {
+            self.workload(deployment, &deployment.metadata, &spec_d.template, images, &doc.name);
+            return;
+        }
+        let wanted: Vec<String> = spec.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.problems.add(
+            &doc.place,
+            "spec.selector",
+            format!("no apps/v1 Deployment in namespace {} has pods labelled {}", doc.namespace, wanted.join(",")),
+        );
+    }
+
+    /// The service `name` running `template` of `doc`.
+    fn workload(
+        &mut self,
+        doc: &Document,
+        metadata: &Metadata,
+        template: &PodTemplate,
+        images: Option<&Images>,
+        name: &str,
+    ) {
+        let command =
+            metadata.annotations.get(COMMAND_ANNOTATION).or(template.metadata.annotations.get(COMMAND_ANNOTATION));
+        let Some(container) = template.spec.containers.first() else {
+            self.problems.add(&doc.place, "spec.template.spec.containers", "at least one container is required");
+            return;
+        };
+        let Some(images) = images else { return };
+        let run = match command {
+            Some(command) => Workload::Command(command.clone()),
+            None => match images.resolve(&container.image) {
+                Ok(spec) => Workload::Function(spec),
+                Err(message) => {
+                    self.problems.add(&doc.place, "spec.template.spec.containers[0].image", message);
+                    return;
+                }
+            },
+        };
+        let env = container.env.iter().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+        self.plan.services.push(ServicePlan {
+            name: name.to_owned(),
+            namespace: doc.namespace.clone(),
+            host: format!("{name}.{}.svc.cluster.local", doc.namespace),
+            run,
+            env,
+            concurrency: template.spec.container_concurrency.filter(|c| *c > 0).map(|c| c as usize),
+        });
+    }
+}
