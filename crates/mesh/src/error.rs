@@ -14,7 +14,12 @@ pub enum Error {
     Manifests(#[from] Problems),
     /// A file that is not a manifest (`--images`): its path and what is wrong.
     #[error("{}: {message}", path.display())]
-    File { path: PathBuf, message: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A value given on the command line.
     #[error("{0}")]
     Usage(String),

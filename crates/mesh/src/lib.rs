@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `fnmesh`: runs Knative YAML on one machine. Four layers, each using only those above
 //! it in this list:
 //!

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// The `fnmesh` command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "fnmesh",
@@ -13,10 +14,12 @@ use clap::{Parser, Subcommand};
     about = "Run Knative Sequence, Parallel, PingSource, Broker and Trigger YAML on one machine."
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The `fnmesh` subcommands, with their flags.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load the manifests, start every service and the eventing they describe, run until Ctrl-C.
@@ -70,8 +73,10 @@ Examples:
   fnmesh validate my-app/ --schemas crds/      # also against CRDs from your cluster:
                                                # kubectl get crd sequences.flows.knative.dev -o yaml > crds/sequence.yaml")]
     Validate {
+        /// Files or folders of YAML (every document, folders recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
         /// A folder of CustomResourceDefinition YAML to check against as well.
@@ -84,11 +89,13 @@ Examples:
   fnmesh graph flows/saga --format svg > saga.svg
   fnmesh graph flows/parallel --format dot | dot -Tpng > parallel.png")]
     Graph {
+        /// Files or folders of YAML (every document, folders recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// mermaid, dot or svg.
         #[arg(long, default_value = "mermaid")]
         format: String,
+        /// The namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
     },
@@ -97,8 +104,10 @@ Examples:
   fnmesh kn flows/sequence                              # the images as written (upstream ones)
   fnmesh kn flows/sequence --fnmesh-images --registry registry.local:5000/me")]
     Kn {
+        /// Files or folders of YAML (every document, folders recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// The namespace of objects that name none.
         #[arg(long, default_value = "default")]
         namespace: String,
         /// The registry of fnmesh's images (default ghcr.io/fnmesh).
@@ -117,12 +126,15 @@ Examples:
   fnmesh send sequence/sequence --data '{\"id\": 0, \"message\": \"hello\"}'
   fnmesh send broker/default --type samples.http.mod3 --ext flow=demo")]
     Send {
+        /// Where to send: KIND/NAME or a URL (see below).
         target: String,
         /// JSON data.
         #[arg(long)]
         data: Option<String>,
+        /// The event type.
         #[arg(long = "type", default_value = "dev.fnmesh.send")]
         ty: String,
+        /// The event source.
         #[arg(long, default_value = "/fnmesh/send")]
         source: String,
         /// The event id (default: a new UUID).
@@ -131,8 +143,10 @@ Examples:
         /// An extension, name=value; repeatable.
         #[arg(long = "ext")]
         extensions: Vec<String>,
+        /// The ingress port of the running `fnmesh run`.
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The namespace of the KIND/NAME target.
         #[arg(long, default_value = "default")]
         namespace: String,
     },
@@ -141,6 +155,7 @@ Examples:
     Get {
         /// ksvc, service, sequence, parallel, broker, trigger, pingsource, channel, subscription.
         kind: Option<String>,
+        /// The ingress port of the running `fnmesh run`.
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },

@@ -13,13 +13,21 @@ use crate::plan::address::{BROKER_INGRESS_HOST, channel_host, parallel_ingress, 
 /// What to send, from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct SendArgs {
+    /// `KIND/NAME` (sequence, parallel, broker, channel, ksvc) or a URL.
     pub target: String,
+    /// JSON data, sent as `application/json`; `None` sends an event without data.
     pub data: Option<String>,
+    /// The event's `type`.
     pub ty: String,
+    /// The event's `source`.
     pub source: String,
+    /// The event's `id`; `None` makes a new UUID.
     pub id: Option<String>,
+    /// Extension attributes, each `name=value`.
     pub extensions: Vec<String>,
+    /// The ingress port of the running mesh, on 127.0.0.1.
     pub port: u16,
+    /// The namespace of a `KIND/NAME` target.
     pub namespace: String,
 }
 

@@ -25,12 +25,15 @@ const INGRESS_GRACE: Duration = Duration::from_secs(20);
 /// What `fnmesh run` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Files or folders of manifests (folders recursively).
     pub paths: Vec<PathBuf>,
     /// The ingress port; 0 picks a free one.
     pub port: u16,
     /// The ingress address: loopback unless asked (services always listen on loopback).
     pub address: std::net::IpAddr,
+    /// The namespace of objects that name none.
     pub namespace: String,
+    /// Fire every PingSource once as soon as everything is ready (`--ping-now`).
     pub ping_now: bool,
     /// More image mappings (`--images`).
     pub images: Vec<PathBuf>,
@@ -59,7 +62,9 @@ impl Options {
 /// A running mesh.
 #[derive(Debug)]
 pub struct Running {
+    /// Where the ingress listens (the actual port when 0 was asked).
     pub ingress: SocketAddr,
+    /// The data plane: channels, brokers and the courier between them.
     pub mesh: Arc<Mesh>,
     stop: watch::Sender<bool>,
     _services: Vec<Started>,

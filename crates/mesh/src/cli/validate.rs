@@ -10,6 +10,7 @@ use crate::manifests::schemas::Schemas;
 /// What was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
+    /// Documents read and checked.
     pub documents: usize,
     /// Documents a schema covered.
     pub against_schemas: usize,

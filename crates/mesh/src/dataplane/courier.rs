@@ -19,10 +19,13 @@ use crate::plan::{Delivery, Target};
 /// A delivery that failed after its attempts.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// The destination that failed (`knativeerrordest` on the dead letter).
     pub url: url::Url,
     /// The last status; 500 when there was no answer, as upstream records it.
     pub status: u16,
+    /// The last answer's body, or the dispatch error (`knativeerrordata`, in base64).
     pub body: Bytes,
+    /// Why it failed, for logs and for the error when there is no dead letter sink.
     pub reason: String,
 }
 
@@ -32,7 +35,9 @@ pub type Delivered = Option<(Event, HeaderMap)>;
 /// Sends events over the transport and logs what happened.
 #[derive(Debug, Clone)]
 pub struct Courier {
+    /// How events travel: HTTP, in-cluster hosts routed to loopback.
     pub transport: Transport,
+    /// Where every attempt is logged.
     pub out: Out,
 }
 

@@ -26,7 +26,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// What the ingress knows besides the mesh.
 #[derive(Debug)]
 pub struct Ingress {
+    /// The channels and brokers it routes to.
     pub mesh: Arc<Mesh>,
+    /// What `/.fnmesh/objects` answers (`fnmesh get` reads it).
     pub objects: Vec<ObjectRow>,
     /// The largest body it reads, in bytes.
     pub body_limit: usize,

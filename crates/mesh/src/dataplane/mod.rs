@@ -30,6 +30,7 @@ use transport::Transport;
 /// Channels and brokers by address, and how to reach the rest.
 #[derive(Debug)]
 pub struct Mesh {
+    /// Sends the events that channels and brokers pass on.
     pub courier: Courier,
     channels: HashMap<String, Arc<ChannelPlan>>,
     brokers: HashMap<(String, String), Arc<BrokerPlan>>,

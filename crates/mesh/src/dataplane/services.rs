@@ -18,6 +18,7 @@ use crate::plan::{ServicePlan, Workload};
 /// A running service.
 #[derive(Debug)]
 pub struct Started {
+    /// The loopback address it listens on.
     pub addr: SocketAddr,
     /// A command's process, killed on drop.
     _child: Option<tokio::process::Child>,

@@ -19,6 +19,7 @@ pub struct Routes {
     pub services: HashMap<String, SocketAddr>,
     /// Hosts the ingress answers (channels, broker ingress), on `ingress`.
     pub mesh_hosts: std::collections::HashSet<String>,
+    /// The ingress's address, where `mesh_hosts` are sent; `None`: they are not rerouted.
     pub ingress: Option<SocketAddr>,
 }
 
@@ -64,15 +65,22 @@ impl Routes {
 /// The result of one HTTP attempt.
 #[derive(Debug, Clone)]
 pub enum Attempt {
+    /// An HTTP response, whatever its status.
     Answered {
+        /// The response status.
         status: StatusCode,
+        /// The response headers.
         headers: HeaderMap,
+        /// The response body.
         body: Bytes,
+        /// From sending the request to reading the whole body.
         elapsed: Duration,
     },
     /// No response: connection refused, timeout, reset.
     Failed {
+        /// What went wrong, in words (e.g. `timed out`).
         reason: String,
+        /// From sending the request to the failure.
         elapsed: Duration,
     },
 }
@@ -86,11 +94,13 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// A client over `routes`; idle connections close after 30 s.
     pub fn new(routes: Routes) -> Self {
         let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap_or_default();
         Self { client, routes: std::sync::Arc::new(routes) }
     }
 
+    /// The URL to connect to for `url`, and the `Host` header to send ([`Routes::route`]).
     pub fn route(&self, url: &Url) -> (Url, Option<String>) {
         self.routes.route(url)
     }

@@ -14,14 +14,17 @@ use super::yaml::{self, Value};
 pub struct Document {
     /// Where it was defined.
     pub place: Place,
+    /// `apiVersion` as written.
     pub api_version: String,
     /// What fnmesh makes of `apiVersion` and `kind`.
     pub kind: Kind,
     /// `kind:` as written.
     pub kind_name: String,
+    /// `metadata.name`.
     pub name: String,
     /// Its namespace, or the one `fnmesh` was given for objects that name none.
     pub namespace: String,
+    /// `metadata`: annotations and labels.
     pub metadata: Metadata,
     /// The typed `spec`; `None` when it does not fit the model (the problems say why)
     /// or the kind has none that fnmesh reads.

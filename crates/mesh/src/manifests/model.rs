@@ -4,6 +4,8 @@
 //! ([`super::unknown`]), except where the upstream schema preserves unknown fields
 //! (`delivery`, `channelTemplate.spec`, ...). Workloads are in [`super::serving`].
 
+#![allow(missing_docs)] // the fields are the upstream API's, named as upstream: their docs are the CRDs'
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

@@ -2,6 +2,8 @@
 //! pod template, an `apps/v1` Deployment and the `v1` Service that selects its pods, and
 //! the metadata (annotations, labels) of any object.
 
+#![allow(missing_docs)] // the fields are the upstream API's, named as upstream: their docs are the CRDs'
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

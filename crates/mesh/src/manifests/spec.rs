@@ -13,16 +13,25 @@ use super::yaml::Value;
 /// The typed `spec` of an object fnmesh models.
 #[derive(Debug, Clone)]
 pub enum Spec {
+    /// A Knative Service (ksvc).
     KService(KServiceSpec),
+    /// A `v1` Service.
     CoreService(CoreServiceSpec),
+    /// An `apps/v1` Deployment.
     Deployment(DeploymentSpec),
     /// An InMemoryChannel or a Channel.
     Channel(ChannelSpec),
+    /// A Subscription.
     Subscription(SubscriptionSpec),
+    /// A Sequence.
     Sequence(SequenceSpec),
+    /// A Parallel.
     Parallel(ParallelSpec),
+    /// A PingSource.
     PingSource(PingSourceSpec),
+    /// A Broker.
     Broker(BrokerSpec),
+    /// A Trigger.
     Trigger(TriggerSpec),
 }
 

@@ -12,6 +12,7 @@ use crate::manifests::model::DeliverySpec;
 /// Where an event goes: its URL and a short name for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The URL as Knative resolves it; the transport routes in-cluster hosts to loopback.
     pub url: url::Url,
     /// The ref's name (`second`), or the URL.
     pub name: String,
@@ -21,7 +22,9 @@ pub struct Target {
 /// all failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
+    /// Attempts, backoff, timeout and Retry-After.
     pub policy: DeliveryPolicy,
+    /// The `deadLetterSink`, for events whose every attempt failed; `None`: the failure stands.
     pub dead_letter: Option<Target>,
 }
 

@@ -18,11 +18,17 @@ pub enum EventFilter {
     Attributes(Vec<(String, String)>),
     /// `filters`: all must match.
     All(Vec<EventFilter>),
+    /// `any`: at least one must match.
     Any(Vec<EventFilter>),
+    /// `not`: the inner filter must not match.
     Not(Box<EventFilter>),
+    /// `exact`: each attribute is present and equals its value.
     Exact(Vec<(String, String)>),
+    /// `prefix`: each attribute is present and starts with its value.
     Prefix(Vec<(String, String)>),
+    /// `suffix`: each attribute is present and ends with its value.
     Suffix(Vec<(String, String)>),
+    /// `cesql`: a CloudEvents SQL expression that must be true.
     Cesql(Box<Expression>),
 }
 

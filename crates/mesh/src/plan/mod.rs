@@ -38,9 +38,13 @@ pub const COMMAND_ANNOTATION: &str = "fnmesh.dev/command";
 /// Everything `fnmesh run` starts.
 #[derive(Debug, Default)]
 pub struct Plan {
+    /// The workloads to start.
     pub services: Vec<ServicePlan>,
+    /// Every channel (those of Sequences and Parallels too), with its subscriptions.
     pub channels: Vec<ChannelPlan>,
+    /// Every broker, with its triggers.
     pub brokers: Vec<BrokerPlan>,
+    /// The PingSources to fire on schedule.
     pub pings: Vec<PingPlan>,
     /// What `fnmesh get` lists.
     pub objects: Vec<ObjectRow>,
@@ -51,10 +55,13 @@ pub struct Plan {
 /// A workload: a Knative Service, or a v1 Service in front of a Deployment.
 #[derive(Debug, Clone)]
 pub struct ServicePlan {
+    /// The Service's name (also its `K_SERVICE`).
     pub name: String,
+    /// The Service's namespace.
     pub namespace: String,
     /// `name.namespace.svc.cluster.local`.
     pub host: String,
+    /// What runs it.
     pub run: Workload,
     /// The container's `env:`, in order.
     pub env: Vec<(String, String)>,
@@ -81,6 +88,7 @@ pub struct ChannelPlan {
     pub label: String,
     /// Answers `202` at once instead of after the fan-out.
     pub asynchronous: bool,
+    /// Who gets every event the channel receives.
     pub subscriptions: Vec<SubscriptionPlan>,
 }
 
@@ -91,24 +99,33 @@ pub struct SubscriptionPlan {
     pub label: String,
     /// `None` forwards every event to `reply` (a Parallel branch without a filter).
     pub subscriber: Option<Target>,
+    /// Where the subscriber's reply goes; `None`: the reply is dropped, as upstream.
     pub reply: Option<Target>,
+    /// Retries and dead letter sink, for the subscriber and the reply.
     pub delivery: Delivery,
 }
 
 /// A broker and the triggers on it.
 #[derive(Debug, Clone)]
 pub struct BrokerPlan {
+    /// The broker's namespace.
     pub namespace: String,
+    /// The broker's name.
     pub name: String,
+    /// The triggers that name this broker.
     pub triggers: Vec<TriggerPlan>,
 }
 
 /// A trigger: which events, to whom, how.
 #[derive(Debug, Clone)]
 pub struct TriggerPlan {
+    /// The trigger's name, for logs.
     pub name: String,
+    /// Which events it passes on.
     pub filter: EventFilter,
+    /// Where matching events go; its reply goes back into the broker.
     pub subscriber: Target,
+    /// Retries and dead letter sink, for the subscriber and the reply.
     pub delivery: Delivery,
 }
 
@@ -117,7 +134,9 @@ pub struct TriggerPlan {
 pub struct ObjectRow {
     /// `ksvc`, `sequence`, ... ([`Kind::resource`]).
     pub kind: String,
+    /// The object's namespace.
     pub namespace: String,
+    /// The object's name.
     pub name: String,
     /// The address Knative would report; empty for kinds without one.
     pub url: String,

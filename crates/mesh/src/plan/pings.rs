@@ -20,13 +20,19 @@ use crate::manifests::{Document, FieldProblem};
 /// A planned PingSource.
 #[derive(Debug, Clone)]
 pub struct PingPlan {
+    /// The PingSource's namespace (in the event's `source`).
     pub namespace: String,
+    /// The PingSource's name (in the event's `source`).
     pub name: String,
+    /// `spec.schedule`, without its `CRON_TZ=` (or `TZ=`) prefix.
     pub schedule: Cron,
+    /// The zone the schedule is read in: `timezone`, else the prefix's, else UTC.
     pub timezone: chrono_tz::Tz,
     /// Content type and bytes.
     pub data: Option<(String, Vec<u8>)>,
+    /// `ceOverrides.extensions`, set on every event.
     pub extensions: BTreeMap<String, String>,
+    /// Where the events go.
     pub sink: Target,
 }
 
