@@ -88,7 +88,7 @@ fn overrides<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, String
     })?;
     if let Some(bad) = parsed.extensions.keys().find(|name| !is_valid_extension_name(name)) {
         return Err(D::Error::custom(format!(
-            "K_CE_OVERRIDES: extension name {bad:?} must be 1-20 lowercase letters or digits"
+            "K_CE_OVERRIDES: extension name {bad:?} must be lowercase letters and digits (a-z, 0-9)"
         )));
     }
     Ok(parsed.extensions)

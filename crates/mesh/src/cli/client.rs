@@ -73,7 +73,9 @@ pub async fn send(args: &SendArgs) -> Result<String> {
         let (name, value) =
             pair.split_once('=').ok_or_else(|| Error::Usage(format!("--ext {pair:?}: write name=value")))?;
         if !fnmesh_runtime::binding::is_valid_extension_name(name) {
-            return Err(Error::Usage(format!("--ext {name}: extension names are a-z and 0-9, at most 20 characters")));
+            return Err(Error::Usage(format!(
+                "--ext {name}: extension names are lowercase letters and digits (a-z, 0-9)"
+            )));
         }
         builder = builder.extension(name, value);
     }

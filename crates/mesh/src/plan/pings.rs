@@ -124,7 +124,7 @@ pub fn plan(
         if !fnmesh_runtime::binding::is_valid_extension_name(name) {
             problems.push(FieldProblem::new(
                 format!("spec.ceOverrides.extensions.{name}"),
-                "extension names are a-z and 0-9, at most 20",
+                "extension names are lowercase letters and digits (a-z, 0-9)",
             ));
         }
     }

@@ -87,6 +87,8 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
 }
 
 /// Whether `name` is a valid extension attribute name: lowercase ASCII letters and digits.
+/// The spec's 20 characters is a SHOULD (CloudEvents 1.0.2, "Attribute Naming
+/// Convention"), so longer names are accepted, as sdk-go accepts them.
 pub fn is_valid_extension_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
