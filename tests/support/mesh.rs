@@ -81,9 +81,43 @@ impl TestMesh {
 
     /// POSTs a binary-mode event to the ingress with `host` (and `path`); the status.
     pub async fn post(&self, host: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        self.client().post(host, path, headers, body).await
+    }
+
+    /// A client of the ingress that outlives the mesh (to send while it stops).
+    pub fn client(&self) -> IngressClient {
+        IngressClient { ingress: self.running.ingress }
+    }
+
+    /// The captured output, readable after the mesh is gone.
+    pub fn output_handle(&self) -> Capture {
+        self.capture.clone()
+    }
+
+    /// A ping-style event (`ce-*` headers) posted to `host`.
+    pub async fn send(&self, host: &str, id: &str, ty: &str, body: &str) -> (u16, String) {
+        let headers = [("ce-specversion", "1.0"), ("ce-id", id), ("ce-source", "/test"), ("ce-type", ty)];
+        self.post(host, "/", &headers, body).await
+    }
+
+    /// Stops as `fnmesh run` stops (drain, then the rest); how it went.
+    pub async fn stop(self) -> fnmesh_mesh::cli::run::Stopped {
+        self.running.stop().await
+    }
+}
+
+/// Sends to a mesh's ingress.
+#[derive(Debug, Clone, Copy)]
+pub struct IngressClient {
+    ingress: std::net::SocketAddr,
+}
+
+impl IngressClient {
+    /// POSTs a binary-mode event to the ingress with `host` (and `path`); the status and body.
+    pub async fn post(&self, host: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
         let client = fnmesh_testkit::reqwest::Client::new();
         let mut request = client
-            .post(format!("http://{}{path}", self.running.ingress))
+            .post(format!("http://{}{path}", self.ingress))
             .header("host", host)
             .header("content-type", "application/json")
             .body(body.to_owned());
@@ -97,15 +131,5 @@ impl TestMesh {
             }
             Err(e) => (0, e.to_string()),
         }
-    }
-
-    /// A ping-style event (`ce-*` headers) posted to `host`.
-    pub async fn send(&self, host: &str, id: &str, ty: &str, body: &str) -> (u16, String) {
-        let headers = [("ce-specversion", "1.0"), ("ce-id", id), ("ce-source", "/test"), ("ce-type", ty)];
-        self.post(host, "/", &headers, body).await
-    }
-
-    pub async fn stop(self) {
-        self.running.stop().await;
     }
 }

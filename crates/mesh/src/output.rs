@@ -37,8 +37,11 @@ impl Out {
         (Self { sink, color: false, verbose: true }, capture)
     }
 
-    /// Writes `line` (no newline) as coming from `source`.
+    /// Writes `line` (no newline) as coming from `source`. Control characters in it are
+    /// escaped (`\r`, `\u{1b}`): a service, or an event attribute it prints, cannot
+    /// forge a line of another source or drive the terminal.
     pub fn line(&self, source: &str, line: &str) {
+        let line = escape_controls(line);
         let text = if self.color {
             let colour = PALETTE[source.bytes().map(usize::from).sum::<usize>() % PALETTE.len()];
             format!("{colour}{source} |{RESET} {line}\n")
@@ -66,6 +69,22 @@ impl Out {
         let writer = || Output::new(Prefixed { out: self.clone(), source: service.to_owned(), partial: Vec::new() });
         Console { out: writer(), err: writer() }
     }
+}
+
+/// `line` with its control characters (C0 but tab, DEL, C1) written as Rust escapes.
+fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Cuts what a service writes into lines and prefixes each.
@@ -128,5 +147,20 @@ mod tests {
         assert_eq!(lines[1], "third | two");
         assert!(lines[2].starts_with("third | ") && lines[2].ends_with(" Received a new event"), "{}", lines[2]);
         assert_eq!(lines[3], "fnmesh | sequence/sequence step 0 -> first: 200 in 0.4 ms");
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_lines_or_drive_the_terminal() {
+        let (out, capture) = Out::capture();
+        let console = out.console("event-display");
+        console.print(b"type: a\rfnmesh | forged\n");
+        console.print(b"source: \x1b[2J\x1b]0;title\x07 and \xc2\x9b C1\tkept\n");
+        out.log("broker/default: dropped event \u{1b}[31mred");
+        let text = capture.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "event-display | type: a\\rfnmesh | forged");
+        assert_eq!(lines[1], "event-display | source: \\u{1b}[2J\\u{1b}]0;title\\u{7} and \\u{9b} C1\tkept");
+        assert_eq!(lines[2], "fnmesh | broker/default: dropped event \\u{1b}[31mred");
+        assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
     }
 }

@@ -56,8 +56,15 @@ Then, from another terminal:
         #[arg(long, default_value_t = crate::dataplane::BROKER_TTL, value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
         broker_ttl: u32,
         /// The largest event the ingress reads, in bytes; more is a 413.
-        #[arg(long, default_value_t = crate::dataplane::ingress::DEFAULT_BODY_LIMIT, value_parser = body_limit)]
+        #[arg(long, default_value_t = crate::dataplane::ingress::DEFAULT_BODY_LIMIT, value_parser = positive_bytes)]
         body_limit: usize,
+        /// How long accepted events may take to be delivered when stopping (e.g. 20s).
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        grace: Duration,
+        /// The bytes of accepted events that brokers and async channels may hold while they
+        /// deliver; beyond it new events are refused with a 503 (retryable).
+        #[arg(long, default_value_t = crate::cli::run::DEFAULT_BACKLOG, value_parser = positive_bytes)]
+        backlog: usize,
         /// Hide delivery decisions; show only what services print.
         #[arg(long, short)]
         quiet: bool,
@@ -161,8 +168,8 @@ Examples:
     },
 }
 
-/// `--body-limit`: a positive number of bytes.
-fn body_limit(text: &str) -> Result<usize, String> {
+/// `--body-limit`, `--backlog`: a positive number of bytes.
+fn positive_bytes(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("must be at least 1 byte".into()),
         Ok(n) => Ok(n),

@@ -45,6 +45,8 @@ async fn command(command: Command) -> ExitCode {
             images,
             broker_ttl,
             body_limit,
+            grace,
+            backlog,
             quiet,
             color,
         } => {
@@ -54,8 +56,18 @@ async fn command(command: Command) -> ExitCode {
                 _ => None,
             };
             let out = Out::stdout(color, !quiet);
-            let options =
-                Options { port, address, namespace, ping_now, images, broker_ttl, body_limit, ..Options::new(paths) };
+            let options = Options {
+                port,
+                address,
+                namespace,
+                ping_now,
+                images,
+                broker_ttl,
+                body_limit,
+                grace,
+                backlog,
+                ..Options::new(paths)
+            };
             run_until_stopped(&options, out, exit_after).await
         }
         Command::Send { target, data, ty, source, id, extensions, port, namespace } => {

@@ -13,14 +13,19 @@ use crate::dataplane::ingress::{self, Ingress, router};
 use crate::dataplane::pings::ping_loop;
 use crate::dataplane::services::{self, Started, wait_for};
 use crate::dataplane::transport::{Routes, Transport, full_host};
-use crate::dataplane::{BROKER_TTL, Mesh};
+use crate::dataplane::{BROKER_TTL, Mesh, Settings};
 use crate::error::{Error, Result};
 use crate::output::Out;
 use crate::plan::address::BROKER_INGRESS_HOST;
 use crate::plan::{Images, ServicePlan};
 
-/// How long requests in flight at the ingress may finish once `fnmesh run` stops.
-const INGRESS_GRACE: Duration = Duration::from_secs(20);
+/// How long accepted events may take to be delivered once `fnmesh run` stops, unless
+/// `--grace` says otherwise (a Knative pod's default termination grace is 30 s).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
+
+/// The bytes of accepted events that brokers and async channels may hold while they
+/// deliver, unless `--backlog` says otherwise.
+pub const DEFAULT_BACKLOG: usize = 256 * 1024 * 1024;
 
 /// What `fnmesh run` was asked to do.
 #[derive(Debug, Clone)]
@@ -41,6 +46,10 @@ pub struct Options {
     pub broker_ttl: u32,
     /// The largest event the ingress reads, in bytes (`--body-limit`).
     pub body_limit: usize,
+    /// How long accepted events may take to be delivered once stopping (`--grace`).
+    pub grace: Duration,
+    /// The bytes of events background deliveries may hold (`--backlog`).
+    pub backlog: usize,
 }
 
 impl Options {
@@ -55,6 +64,8 @@ impl Options {
             images: Vec::new(),
             broker_ttl: BROKER_TTL,
             body_limit: ingress::DEFAULT_BODY_LIMIT,
+            grace: DEFAULT_GRACE,
+            backlog: DEFAULT_BACKLOG,
         }
     }
 }
@@ -67,6 +78,9 @@ pub struct Running {
     /// The data plane: channels, brokers and the courier between them.
     pub mesh: Arc<Mesh>,
     stop: watch::Sender<bool>,
+    stop_pings: watch::Sender<bool>,
+    pings: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
     _services: Vec<Started>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -105,14 +119,19 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     }
     routes.mesh_hosts.extend(plan.channels.iter().map(|c| c.host.clone()));
     routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
+    routes.internal_token = uuid::Uuid::new_v4().simple().to_string();
     let transport = Transport::new(routes);
-    let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, options.broker_ttl));
+    let settings = Settings { broker_ttl: options.broker_ttl, backlog: options.backlog };
+    let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, settings));
     let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
     let mut tasks = Vec::new();
     let shutdown = wait_for(stopped.clone());
-    // The ingress keeps the functions' header limits.
-    let serving =
-        fnmesh_runtime::ServeConfig { shutdown_grace: INGRESS_GRACE, ..fnmesh_runtime::ServeConfig::default() };
+    // The ingress keeps the functions' header limits; by the time it stops, the mesh has
+    // drained, so what is left in flight gets a short grace only.
+    let serving = fnmesh_runtime::ServeConfig {
+        shutdown_grace: Duration::from_secs(5),
+        ..fnmesh_runtime::ServeConfig::default()
+    };
     tasks.push(tokio::spawn(async move {
         let router = fnmesh_runtime::server::limit_headers(router(ingress), &serving);
         if let Err(e) = fnmesh_runtime::server::serve(listener, router, shutdown, &serving).await {
@@ -124,10 +143,34 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         started.elapsed().as_millis(),
         running.len()
     ));
-    for ping in plan.pings {
-        tasks.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, stopped.clone())));
+    if let Some(warning) = exposure(options.address) {
+        out.say(&warning);
     }
-    Ok(Running { ingress: ingress_addr, mesh, stop, _services: running, tasks })
+    let (stop_pings, pings_stopped) = watch::channel(false);
+    let mut pings = Vec::new();
+    for ping in plan.pings {
+        pings.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, pings_stopped.clone())));
+    }
+    Ok(Running {
+        ingress: ingress_addr,
+        mesh,
+        stop,
+        stop_pings,
+        pings,
+        grace: options.grace,
+        _services: running,
+        tasks,
+    })
+}
+
+/// The warning for an ingress that listens beyond loopback.
+pub fn exposure(address: std::net::IpAddr) -> Option<String> {
+    (!address.is_loopback()).then(|| {
+        format!(
+            "warning: --address {address} makes every channel, broker and service of this mesh, and \
+             /.fnmesh/objects, reachable from the network without authentication (see SECURITY.md)"
+        )
+    })
 }
 
 /// `K_SINK` (and the state machine runner's `EVENT_SINK`) as a SinkBinding injects them
@@ -149,12 +192,55 @@ fn with_reachable_sinks(service: &ServicePlan, ingress: SocketAddr) -> ServicePl
     service
 }
 
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Deliveries still in flight when the grace ran out, given up.
+    pub abandoned: usize,
+}
+
 impl Running {
-    /// Stops the ping sources and the ingress, lets services drain, and waits.
-    pub async fn stop(self) {
+    /// Stops as a Knative pod would drain: the ping sources stop, new events from outside
+    /// are refused (`503`), what was accepted is delivered (within the grace), then the
+    /// ingress and the services stop. Says how many deliveries it had to abandon.
+    pub async fn stop(self) -> Stopped {
+        let _ = self.stop_pings.send(true);
+        for ping in self.pings {
+            let _ = tokio::time::timeout(Duration::from_secs(5), ping).await;
+        }
+        let work = &self.mesh.work;
+        work.start_draining();
+        let out = &self.mesh.courier.out;
+        let in_flight = work.active();
+        if in_flight > 0 {
+            out.say(&format!("draining: {in_flight} delivery(ies) in flight (at most {:?})", self.grace));
+        }
+        let abandoned = work.finish(self.grace).await;
+        if abandoned > 0 {
+            out.say(&format!(
+                "stopped with {abandoned} delivery(ies) abandoned: the grace of {:?} ran out",
+                self.grace
+            ));
+        }
         let _ = self.stop.send(true);
         for task in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+        Stopped { abandoned }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ingress_beyond_loopback_is_a_warning() {
+        for quiet in ["127.0.0.1", "127.0.0.2", "::1"] {
+            assert_eq!(exposure(quiet.parse().unwrap()), None, "{quiet}");
+        }
+        let loud = exposure("0.0.0.0".parse().unwrap()).unwrap();
+        assert!(loud.starts_with("warning: --address 0.0.0.0 makes every channel"), "{loud}");
+        assert!(exposure("::".parse().unwrap()).is_some());
     }
 }

@@ -22,32 +22,59 @@ use crate::plan::{BrokerPlan, Target, TriggerPlan, address};
 /// The TTL a broker gives an event that has none, unless `--broker-ttl` says otherwise.
 pub const BROKER_TTL: u32 = 255;
 
+/// What a broker's ingress did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Handed to the triggers: `202`.
+    Accepted,
+    /// The TTL guard dropped it: `400`.
+    LoopDropped,
+    /// The backlog is full: `503`, retried by the sender.
+    Full,
+}
+
 impl Mesh {
     /// A broker's ingress, as knative/eventing's (`pkg/broker/ingress`, `TTLDefaulter`):
     /// stamps `knativearrivaltime`, sets `knativebrokerttl` to 255 (`--broker-ttl`) when
     /// absent and takes one off otherwise, drops the event when it reaches 0, and hands it
-    /// to every trigger in the background. `false` when the TTL guard drops it (the sender
-    /// gets a 400). An event without the extension that a flow fed by a trigger replied
-    /// carries its TTL in [`HOPS_HEADER`] instead.
-    pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> bool {
+    /// to every trigger in the background. A TTL above the broker's is taken as the
+    /// broker's: a sender cannot buy more hops than the mesh allows. An event without the
+    /// extension that a flow fed by a trigger replied carries its TTL in [`HOPS_HEADER`]
+    /// instead (the ingress passes that header only from the mesh's own hops).
+    pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> Admission {
         let mut headers = headers;
         let carried = headers.remove(&HOPS_HEADER).and_then(|v| v.to_str().ok()?.parse::<i64>().ok());
-        let ttl = ttl(&event).or(carried).map_or(self.broker_ttl, |t| (t - 1).max(0));
+        let ttl = ttl(&event).or(carried).map_or(self.broker_ttl, |t| (t.min(self.broker_ttl) - 1).max(0));
         if ttl <= 0 {
             self.courier.out.log(&format!(
                 "broker/{}: dropped event {}: knativebrokerttl reached 0",
                 broker.name,
                 event.id()
             ));
-            return false;
+            return Admission::LoopDropped;
         }
+        let size = super::work::size_of(&event).saturating_mul(broker.triggers.len());
+        let Some(ticket) = self.work.reserve(size) else {
+            self.courier.out.log(&format!(
+                "broker/{}: refused event {}: the backlog is full ({} bytes, --backlog)",
+                broker.name,
+                event.id(),
+                self.work.backlog_limit()
+            ));
+            return Admission::Full;
+        };
+        let ticket = Arc::new(ticket);
         let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
         let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
         for index in 0..broker.triggers.len() {
             let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
-            tokio::spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
+            let ticket = ticket.clone();
+            tokio::spawn(async move {
+                mesh.trigger(&broker, &broker.triggers[index], event, headers).await;
+                drop(ticket);
+            });
         }
-        true
+        Admission::Accepted
     }
 
     /// One trigger: the filter decides, then the subscriber, its reply back into the

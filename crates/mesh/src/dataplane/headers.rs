@@ -8,6 +8,12 @@ use http::HeaderMap;
 /// to the next broker (see [`super::brokers`]); only between the mesh's own hosts.
 pub const HOPS_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-broker-ttl");
 
+/// The mesh's own hops (a channel's reply to the next channel, a trigger's reply to its
+/// broker) carry this header with a secret made at start, so that the ingress tells them
+/// from requests from outside: only they may carry [`HOPS_HEADER`], and only they are
+/// let in while the mesh drains.
+pub const INTERNAL_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-internal");
+
 /// The headers Knative passes from a request or a reply to the next hop, and the mesh's
 /// own TTL carrier ([`HOPS_HEADER`]).
 pub fn pass_through(headers: &HeaderMap) -> HeaderMap {

@@ -11,12 +11,12 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use fnmesh_runtime::binding::RequestLimits;
-use fnmesh_runtime::{Error, IncomingEvent};
+use fnmesh_runtime::{AttributesReader, Error, IncomingEvent};
 use http::{Method, StatusCode, header};
 
-use super::Mesh;
-use super::headers::pass_through;
+use super::headers::{HOPS_HEADER, INTERNAL_HEADER, pass_through};
 use super::transport::{Attempt, full_host};
+use super::{Admission, Mesh};
 use crate::plan::ObjectRow;
 use crate::plan::address::BROKER_INGRESS_HOST;
 
@@ -39,7 +39,17 @@ pub fn router(ingress: Arc<Ingress>) -> Router {
     Router::new().fallback(route).with_state(ingress)
 }
 
-async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Response {
+async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Response {
+    // Only the mesh's own hops may carry its internal headers; from anyone else they are
+    // dropped (a forged TTL carrier would let a sender loop events past --broker-ttl).
+    let internal = request.headers().get(&INTERNAL_HEADER).is_some_and(|token| {
+        !ingress.mesh.courier.transport.routes.internal_token.is_empty()
+            && token.as_bytes() == ingress.mesh.courier.transport.routes.internal_token.as_bytes()
+    });
+    request.headers_mut().remove(&INTERNAL_HEADER);
+    if !internal {
+        request.headers_mut().remove(&HOPS_HEADER);
+    }
     let host = request
         .headers()
         .get(header::HOST)
@@ -63,18 +73,30 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
     if path == "/.fnmesh/healthz" {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let work = &ingress.mesh.work;
+    if work.is_draining() && !internal {
+        let stopping = "fnmesh run is stopping: it delivers what it accepted and takes no new events";
+        return with_retry_after(Error::Unavailable(stopping.into()));
+    }
     if let Some(channel) = ingress.mesh.channel(&host) {
+        let _request = work.enter();
         let (event, headers) = match read_event(request, ingress.body_limit).await {
             Ok(read) => read,
             Err(response) => return response,
         };
         let mesh = ingress.mesh.clone();
         if channel.asynchronous {
+            let size = super::work::size_of(&event).saturating_mul(channel.subscriptions.len());
+            let Some(ticket) = work.reserve(size) else {
+                mesh.courier.out.log(&format!("{}: refused event {}: the backlog is full", channel.label, event.id()));
+                return full(work.backlog_limit());
+            };
             tokio::spawn(async move {
                 let label = channel.label.clone();
                 if let Err(e) = mesh.fan_out(channel, event, headers).await {
                     mesh.courier.out.log(&format!("{label}: {e}"));
                 }
+                drop(ticket);
             });
             return StatusCode::ACCEPTED.into_response();
         }
@@ -92,15 +114,19 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         if let (Some(namespace), Some(name), None) = (parts.next(), parts.next(), parts.next())
             && let Some(broker) = ingress.mesh.broker(namespace, name)
         {
+            let _request = work.enter();
             let (event, headers) = match read_event(request, ingress.body_limit).await {
                 Ok(read) => read,
                 Err(response) => return response,
             };
-            if !ingress.mesh.broker_ingress(broker, event, headers) {
-                let dropped = "dropped: knativebrokerttl reached 0 (an event loop through the broker?)";
-                return Error::InvalidEvent(dropped.into()).into_response();
-            }
-            return StatusCode::ACCEPTED.into_response();
+            return match ingress.mesh.broker_ingress(broker, event, headers) {
+                Admission::Accepted => StatusCode::ACCEPTED.into_response(),
+                Admission::LoopDropped => {
+                    let dropped = "dropped: knativebrokerttl reached 0 (an event loop through the broker?)";
+                    Error::InvalidEvent(dropped.into()).into_response()
+                }
+                Admission::Full => full(work.backlog_limit()),
+            };
         }
         if host == BROKER_INGRESS_HOST {
             let message = format!("{path}: no broker there (brokers answer on /<namespace>/<name>)");
@@ -117,6 +143,20 @@ async fn route(State(ingress): State<Arc<Ingress>>, request: Request) -> Respons
         if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
     ))
     .into_response()
+}
+
+/// `503` with `Retry-After: 1`: come back soon.
+fn with_retry_after(error: Error) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+}
+
+/// The answer when the backlog is full.
+fn full(limit: usize) -> Response {
+    with_retry_after(Error::Unavailable(format!(
+        "the backlog of accepted events is full ({limit} bytes, --backlog): retry later"
+    )))
 }
 
 /// The CloudEvent in a POST, read as the functions read one (the runtime's extractor, at
@@ -151,6 +191,7 @@ async fn proxy(ingress: &Ingress, host: &str, path: &str, request: Request) -> R
     };
     let mut headers = parts.headers.clone();
     headers.remove(header::HOST);
+    headers.remove(&HOPS_HEADER);
     match ingress.mesh.courier.transport.send(parts.method, &url, headers, body, None).await {
         Attempt::Answered { status, headers, body, .. } => {
             let mut response = Response::new(Body::from(body));

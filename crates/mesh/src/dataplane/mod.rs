@@ -7,7 +7,9 @@
 //!   engine: attempts, backoff, Retry-After), the reply, and the dead letter sink;
 //! * [`transport`]: real HTTP to in-cluster addresses on loopback; [`headers`]: what
 //!   travels from hop to hop;
-//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads.
+//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads;
+//! * [`work`]: what was accepted and is not done yet: the bounded backlog, and the drain
+//!   when `fnmesh run` stops.
 
 pub mod brokers;
 pub mod channels;
@@ -17,15 +19,17 @@ pub mod ingress;
 pub mod pings;
 pub mod services;
 pub mod transport;
+pub mod work;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::output::Out;
 use crate::plan::{BrokerPlan, ChannelPlan};
-pub use brokers::BROKER_TTL;
+pub use brokers::{Admission, BROKER_TTL};
 use courier::Courier;
 use transport::Transport;
+use work::Work;
 
 /// Channels and brokers by address, and how to reach the rest.
 #[derive(Debug)]
@@ -36,6 +40,17 @@ pub struct Mesh {
     brokers: HashMap<(String, String), Arc<BrokerPlan>>,
     /// The TTL a broker gives an event that has none.
     broker_ttl: i64,
+    /// What was accepted and is not done yet.
+    pub work: Arc<Work>,
+}
+
+/// How a mesh's brokers and background deliveries behave.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The TTL a broker gives an event that has none (`--broker-ttl`).
+    pub broker_ttl: u32,
+    /// The most bytes of events that background deliveries hold (`--backlog`).
+    pub backlog: usize,
 }
 
 impl Mesh {
@@ -45,13 +60,14 @@ impl Mesh {
         out: Out,
         channels: Vec<ChannelPlan>,
         brokers: Vec<BrokerPlan>,
-        broker_ttl: u32,
+        settings: Settings,
     ) -> Self {
         Self {
             courier: Courier { transport, out },
             channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
             brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
-            broker_ttl: i64::from(broker_ttl),
+            broker_ttl: i64::from(settings.broker_ttl),
+            work: Work::new(settings.backlog),
         }
     }
 

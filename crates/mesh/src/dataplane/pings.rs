@@ -16,7 +16,10 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
     let policy = pings::policy();
     let fire = |at: chrono::DateTime<chrono::Utc>| {
         let (mesh, ping, policy, label) = (mesh.clone(), ping.clone(), policy.clone(), label.clone());
+        // A send in flight is accepted work: a stop waits for it.
+        let ticket = mesh.work.enter();
         tokio::spawn(async move {
+            let _ticket = ticket;
             let event = ping.event(at);
             let sent = mesh.courier.send(&label, &ping.sink, &event, &http::HeaderMap::new(), &policy).await;
             if let Err(failure) = sent {

@@ -12,6 +12,8 @@ use fnmesh_runtime::binding::{Encoding, encode};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
+use super::headers::INTERNAL_HEADER;
+
 /// Where in-cluster hosts live on this machine.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
@@ -21,6 +23,8 @@ pub struct Routes {
     pub mesh_hosts: std::collections::HashSet<String>,
     /// The ingress's address, where `mesh_hosts` are sent; `None`: they are not rerouted.
     pub ingress: Option<SocketAddr>,
+    /// The secret the mesh's own hops to the ingress carry ([`INTERNAL_HEADER`]).
+    pub internal_token: String,
 }
 
 /// `name.ns`, `name.ns.svc` and `name.ns.svc.cluster.local` are one host.
@@ -123,8 +127,16 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Attempt {
         let (actual, host) = self.route(url);
-        if let Some(host) = host.and_then(|h| HeaderValue::from_str(&h).ok()) {
-            headers.insert(http::header::HOST, host);
+        headers.remove(&INTERNAL_HEADER);
+        if let Some(host) = host {
+            if self.routes.mesh_hosts.contains(&host)
+                && let Ok(token) = HeaderValue::from_str(&self.routes.internal_token)
+            {
+                headers.insert(INTERNAL_HEADER, token);
+            }
+            if let Ok(host) = HeaderValue::from_str(&host) {
+                headers.insert(http::header::HOST, host);
+            }
         }
         let mut request = self.client.request(method, actual.as_str()).headers(headers).body(body);
         if let Some(timeout) = timeout {
