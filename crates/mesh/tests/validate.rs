@@ -230,3 +230,21 @@ fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
         disagreements.join("\n")
     );
 }
+
+#[test]
+fn aliases_cannot_blow_a_small_manifest_up() {
+    // 64 KiB anchored once and repeated by 2 000 aliases: 125 MiB once expanded, from
+    // 90 KB of text (the review's 1 MB file with 2 000 aliases took 1.96 GB).
+    let big = "x".repeat(64 * 1024);
+    let aliases: String = (0..2000).map(|i| format!("    a{i}: *big\n")).collect();
+    let yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n  annotations:\n    anchor: &big {big}\ndata:\n  nested:\n{aliases}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bomb.yaml"), &yaml).unwrap();
+    let err = validate(&[dir.path().to_owned()], "default", None).unwrap_err().to_string();
+    assert!(
+        err.contains("bomb.yaml:doc 1: not valid YAML: data.nested.a1020: the file expands to more than 64 MiB"),
+        "{err}"
+    );
+}
