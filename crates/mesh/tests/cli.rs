@@ -239,3 +239,84 @@ fn ctrl_c_under_load_answers_what_was_accepted_and_exits_0() {
     assert!(status.success(), "{status}");
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(), "the ingress is closed");
 }
+
+/// Whether process `pid` is gone (or a zombie nobody waits for), within `limit`.
+fn gone(pid: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if status.is_empty() || status.contains("State:\tZ") {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn command_services_keep_their_concurrency_and_end_with_fnmesh() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A threaded server that counts the requests it serves at once; started by `sh -c`
+    // with a command after it, so the server is fnmesh's grandchild, not its child.
+    let server = [
+        "import http.server, os, threading, time",
+        "open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))",
+        "lock = threading.Lock(); now = [0, 0]",
+        "class H(http.server.BaseHTTPRequestHandler):",
+        "    def do_POST(self):",
+        "        self.rfile.read(int(self.headers['content-length'] or 0))",
+        "        with lock: now[0] += 1; now[1] = max(now[1], now[0])",
+        "        time.sleep(0.2)",
+        "        with lock: now[0] -= 1",
+        "        print('at most', now[1], 'at once', flush=True)",
+        "        self.send_response(202); self.end_headers()",
+        "    def log_message(self, *args): pass",
+        "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()",
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("server.py"), server).unwrap();
+    let pidfile = dir.path().join("server.pid");
+    let manifest = format!(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: one\n  annotations:\n    \
+         fnmesh.dev/command: python3 {}/server.py; echo server ended\nspec:\n  template:\n    spec:\n      \
+         containerConcurrency: 1\n      containers:\n        - image: example.com/anything\n          \
+         env: [{{name: PIDFILE, value: {}}}]\n",
+        dir.path().display(),
+        pidfile.display()
+    );
+    std::fs::write(dir.path().join("one.yaml"), manifest).unwrap();
+    let port = free_port().to_string();
+    let mut run = Command::new(EXE)
+        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "-q"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fnmesh(&["get", "--port", &port]).status.success() {
+        assert!(Instant::now() < deadline, "fnmesh run did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let senders: Vec<_> = (0..4)
+        .map(|i| {
+            let port = port.clone();
+            std::thread::spawn(move || fnmesh(&["send", "ksvc/one", "--id", &format!("c{i}"), "--port", &port]))
+        })
+        .collect();
+    for sender in senders {
+        let out = sender.join().unwrap();
+        assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
+    assert!(run.wait().unwrap().success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert_eq!(stdout.matches("one | at most 1 at once").count(), 4, "containerConcurrency 1:\n{stdout}");
+    assert!(gone(&pid, Duration::from_secs(5)), "the command's own child {pid} outlived fnmesh run");
+}

@@ -17,7 +17,7 @@ use crate::dataplane::{BROKER_TTL, Mesh, Settings};
 use crate::error::{Error, Result};
 use crate::output::Out;
 use crate::plan::address::BROKER_INGRESS_HOST;
-use crate::plan::{Images, ServicePlan};
+use crate::plan::{Images, ServicePlan, Workload};
 
 /// How long accepted events may take to be delivered once `fnmesh run` stops, unless
 /// `--grace` says otherwise (a Knative pod's default termination grace is 30 s).
@@ -81,7 +81,7 @@ pub struct Running {
     stop_pings: watch::Sender<bool>,
     pings: Vec<tokio::task::JoinHandle<()>>,
     grace: Duration,
-    _services: Vec<Started>,
+    services: Vec<Started>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -108,6 +108,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         match services::start(service, &out, stopped.clone()).await {
             Ok(started) => {
                 routes.services.insert(service.host.clone(), started.addr);
+                if let (Workload::Command(_), Some(limit)) = (&service.run, service.concurrency) {
+                    routes.concurrency.insert(service.host.clone(), Arc::new(tokio::sync::Semaphore::new(limit)));
+                }
                 running.push(started);
             }
             Err(e) => failures.push(e.to_string()),
@@ -151,16 +154,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     for ping in plan.pings {
         pings.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, pings_stopped.clone())));
     }
-    Ok(Running {
-        ingress: ingress_addr,
-        mesh,
-        stop,
-        stop_pings,
-        pings,
-        grace: options.grace,
-        _services: running,
-        tasks,
-    })
+    Ok(Running { ingress: ingress_addr, mesh, stop, stop_pings, pings, grace: options.grace, services: running, tasks })
 }
 
 /// The warning for an ingress that listens beyond loopback.
@@ -225,6 +219,9 @@ impl Running {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        for service in self.services {
+            service.stop(self.grace).await;
         }
         Stopped { abandoned }
     }

@@ -7,7 +7,8 @@
 //!   engine: attempts, backoff, Retry-After), the reply, and the dead letter sink;
 //! * [`transport`]: real HTTP to in-cluster addresses on loopback; [`headers`]: what
 //!   travels from hop to hop;
-//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads;
+//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads, and
+//!   [`processes`]: a command's process group;
 //! * [`work`]: what was accepted and is not done yet: the bounded backlog, and the drain
 //!   when `fnmesh run` stops.
 
@@ -17,6 +18,7 @@ pub mod courier;
 pub mod headers;
 pub mod ingress;
 pub mod pings;
+pub mod processes;
 pub mod services;
 pub mod transport;
 pub mod work;

@@ -1,6 +1,7 @@
 //! Starting services: an fnmesh function in-process on its own loopback port, with its
 //! manifest `env:` as config, its output prefixed and `containerConcurrency` enforced; or
-//! a local command (annotation `fnmesh.dev/command`) given `PORT`.
+//! a local command (annotation `fnmesh.dev/command`) given `PORT`, in a process group of
+//! its own ([`super::processes`]).
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -11,6 +12,7 @@ use fnmesh_runtime::server::serve;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::processes::CommandProcess;
 use crate::error::{Error, Result};
 use crate::output::{Out, pipe_lines};
 use crate::plan::{ServicePlan, Workload};
@@ -20,8 +22,18 @@ use crate::plan::{ServicePlan, Workload};
 pub struct Started {
     /// The loopback address it listens on.
     pub addr: SocketAddr,
-    /// A command's process, killed on drop.
-    _child: Option<tokio::process::Child>,
+    /// A command's processes, ended when this is stopped or dropped.
+    command: Option<CommandProcess>,
+}
+
+impl Started {
+    /// Ends a command's processes (`SIGTERM`, then `SIGKILL` after `grace`); an in-process
+    /// function stops with the mesh's stop signal instead.
+    pub async fn stop(self, grace: Duration) {
+        if let Some(command) = self.command {
+            command.stop(grace).await;
+        }
+    }
 }
 
 /// Starts `service`; it stops when `stop` turns true.
@@ -62,7 +74,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
             }
             let shutdown = wait_for(stop);
             tokio::spawn(serve(listener, router, shutdown, &config));
-            Ok(Started { addr, _child: None })
+            Ok(Started { addr, command: None })
         }
         Workload::Command(command) => {
             drop(listener);
@@ -74,6 +86,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
+                .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| fail(format!("cannot run {command:?}: {e}")))?;
@@ -83,11 +96,12 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
             if let Some(stderr) = child.stderr.take() {
                 pipe_lines(out.clone(), service.name.clone(), stderr);
             }
+            let mut child = CommandProcess::new(child);
             for _ in 0..400 {
                 if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                    return Ok(Started { addr, _child: Some(child) });
+                    return Ok(Started { addr, command: Some(child) });
                 }
-                if let Ok(Some(status)) = child.try_wait() {
+                if let Some(status) = child.try_wait() {
                     return Err(fail(format!(
                         "{command:?} exited ({status}) before listening on PORT={}",
                         addr.port()

@@ -25,6 +25,10 @@ pub struct Routes {
     pub ingress: Option<SocketAddr>,
     /// The secret the mesh's own hops to the ingress carry ([`INTERNAL_HEADER`]).
     pub internal_token: String,
+    /// `containerConcurrency` of the services run as commands, by host: at most this
+    /// many requests at once, the rest wait (as queue-proxy makes them wait). In-process
+    /// functions enforce theirs in their own router.
+    pub concurrency: HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// `name.ns`, `name.ns.svc` and `name.ns.svc.cluster.local` are one host.
@@ -127,6 +131,11 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Attempt {
         let (actual, host) = self.route(url);
+        let limit = host.as_ref().and_then(|h| self.routes.concurrency.get(h)).cloned();
+        let _permit = match limit {
+            Some(limit) => limit.acquire_owned().await.ok(),
+            None => None,
+        };
         headers.remove(&INTERNAL_HEADER);
         if let Some(host) = host {
             if self.routes.mesh_hosts.contains(&host)
