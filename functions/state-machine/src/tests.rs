@@ -225,3 +225,230 @@ fn start_up_errors_name_the_variable() {
         "STATE_MACHINE, STATEMACHINE_DEF: set only one of these variables"
     );
 }
+
+fn get(path: &str) -> CeRequest {
+    CeRequest::raw().method(http::Method::GET).path(path)
+}
+
+/// The step and signature a reply hands out.
+fn signature_of(answer: &Answer) -> (u64, String) {
+    (answer.header("ce-statemachinestep").parse().unwrap(), answer.header("ce-statemachinesig").to_owned())
+}
+
+/// Issue 21, item 3: with `STATE_STORE=memory`, `STATE_SECRET` was off: the stored state
+/// was trusted, so any producer moved any instance with its id alone.
+#[tokio::test]
+async fn a_stored_instance_moves_only_with_the_signature_of_its_current_state_and_step() {
+    let router = machine(&[("STATE_STORE", "memory"), ("STATE_SECRET", "s3cret")]);
+    let first = step(&router, "JoinedQueue", None, None).await;
+    let id = first.header("ce-statemachineid").to_owned();
+    let (step1, sig1) = signature_of(&first);
+    let by_id = step(&router, "ExitedQueue", Some(&id), None).await;
+    assert_eq!(by_id.status, StatusCode::FORBIDDEN, "{}", by_id.text());
+    assert!(by_id.error().contains("statemachinesig is missing"), "{}", by_id.error());
+    let forged = call(&router, &signed("ExitedQueue", &id, "InQueue", step1, &"0".repeat(64))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let moved = call(&router, &signed("ExitedQueue", &id, "InQueue", step1, &sig1)).await;
+    assert_eq!((moved.status, moved.header("ce-statemachinestate")), (StatusCode::OK, "BuyingTickets"));
+    let replayed = call(&router, &signed("ExitedQueue", &id, "InQueue", step1, &sig1)).await;
+    assert_eq!(replayed.status, StatusCode::FORBIDDEN, "{}", replayed.text());
+    let (step2, sig2) = signature_of(&moved);
+    let on = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", step2, &sig2)).await;
+    assert_eq!((on.status, on.header("ce-statemachinestate")), (StatusCode::OK, "PayingTickets"));
+    // Named by correlation key only, the stored instance still needs its signature.
+    let keyed = call(&router, &event("JoinedQueue", None, None).header("ce-correlationkey", "order-7")).await;
+    let (key_step, key_sig) = signature_of(&keyed);
+    let by_key = call(&router, &event("ExitedQueue", None, None).header("ce-correlationkey", "order-7")).await;
+    assert_eq!(by_key.status, StatusCode::FORBIDDEN, "{}", by_key.text());
+    let by_key = event("ExitedQueue", None, None)
+        .header("ce-correlationkey", "order-7")
+        .header("ce-statemachinestep", &key_step.to_string())
+        .header("ce-statemachinesig", &key_sig);
+    let answer = call(&router, &by_key).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.header("ce-statemachineid"), keyed.header("ce-statemachineid"));
+}
+
+/// Issue 21, item 3: `GET /statemachines` listed every id and context to anyone.
+#[tokio::test]
+async fn the_instance_api_is_off_with_a_secret_unless_turned_on_or_given_a_token() {
+    let signed = [("STATE_STORE", "memory"), ("STATE_SECRET", "s3cret")];
+    let router = machine(&signed);
+    let id = step(&router, "JoinedQueue", None, None).await.header("ce-statemachineid").to_owned();
+    for request in [
+        get("/statemachines"),
+        get(&format!("/statemachines/{id}")),
+        get("/definition"),
+        CeRequest::raw().method(http::Method::POST).path("/statemachines"),
+    ] {
+        let answer = call(&router, &request).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+        assert!(answer.error().contains("the instance API is off"), "{}", answer.error());
+        assert!(answer.error().contains("STATE_API=on"), "{}", answer.error());
+        assert!(!answer.text().contains(&id) || answer.error().contains(&format!("/statemachines/{id}")));
+    }
+    let events = call(&router, &event("JoinedQueue", None, None).path("/statemachines/events")).await;
+    assert_eq!(events.status, StatusCode::OK, "events are still taken there");
+
+    let on = machine(&[signed[0], signed[1], ("STATE_API", "on")]);
+    let id = step(&on, "JoinedQueue", None, None).await.header("ce-statemachineid").to_owned();
+    assert_eq!(call(&on, &get("/statemachines")).await.json()[0]["id"], id.as_str());
+
+    let token = "t0ken-4c1b";
+    let guarded = machine(&[signed[0], signed[1], ("STATE_API_TOKEN", token)]);
+    step(&guarded, "JoinedQueue", None, None).await;
+    for (authorization, problem) in [
+        (None, "needs Authorization: Bearer"),
+        (Some("Bearer wrong".to_owned()), "token is wrong"),
+        (Some(format!("Basic {token}")), "needs Authorization: Bearer"),
+    ] {
+        let request = match &authorization {
+            Some(value) => get("/statemachines").header("authorization", value),
+            None => get("/statemachines"),
+        };
+        let answer = call(&guarded, &request).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{authorization:?}");
+        assert_eq!(answer.header("www-authenticate"), "Bearer");
+        assert!(answer.error().contains(problem), "{}", answer.error());
+        assert!(!answer.text().contains(token));
+    }
+    let bearer = format!("Bearer {token}");
+    let listed = call(&guarded, &get("/statemachines").header("authorization", &bearer)).await;
+    assert_eq!((listed.status, listed.json().as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let created = CeRequest::raw().method(http::Method::POST).path("/statemachines").header("authorization", &bearer);
+    assert_eq!(call(&guarded, &created).await.status, StatusCode::OK);
+    let open = machine(&[("STATE_STORE", "memory"), ("STATE_API_TOKEN", token)]);
+    assert_eq!(call(&open, &get("/statemachines")).await.status, StatusCode::UNAUTHORIZED, "a token, no secret");
+    let off = machine(&[("STATE_STORE", "memory"), ("STATE_API", "off")]);
+    assert_eq!(call(&off, &get("/statemachines")).await.status, StatusCode::NOT_FOUND, "off, no secret");
+}
+
+/// Issue 21, item 3: the store never shrank. Now: finished instances are forgotten to
+/// make room, live ones never; full of live ones, a new one is refused with 503.
+#[tokio::test]
+async fn a_full_store_forgets_finished_instances_and_refuses_new_ones_when_all_are_live() {
+    let router = machine(&[("STATE_STORE", "memory"), ("STATE_STORE_MAX", "2")]);
+    let a = step(&router, "JoinedQueue", None, None).await.header("ce-statemachineid").to_owned();
+    let b = step(&router, "JoinedQueue", None, None).await.header("ce-statemachineid").to_owned();
+    let full = step(&router, "JoinedQueue", None, None).await;
+    assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE, "{}", full.text());
+    assert!(full.error().contains("the state store is full"), "{}", full.error());
+    assert!(full.error().contains("STATE_STORE_MAX=2"), "{}", full.error());
+    let created = call(&router, &CeRequest::raw().method(http::Method::POST).path("/statemachines")).await;
+    assert_eq!(created.status, StatusCode::SERVICE_UNAVAILABLE, "{}", created.text());
+    // A live instance still moves; one that finishes makes room.
+    let moved = step(&router, "ExitedQueue", Some(&b), None).await;
+    assert_eq!(moved.header("ce-statemachinestate"), "BuyingTickets");
+    let done = step(&router, "AbandonedQueue", Some(&a), None).await;
+    assert_eq!(done.header("ce-statemachinefinal"), "true");
+    let c = step(&router, "JoinedQueue", None, None).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text());
+    let kept: Vec<String> = call(&router, &get("/statemachines"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected = vec![b, c.header("ce-statemachineid").to_owned()];
+    expected.sort();
+    assert_eq!(kept, expected, "the finished instance was forgotten");
+
+    let small = machine(&[("STATE_STORE", "memory"), ("STATE_STORE_MAX_BYTES", "4096")]);
+    let big = event("JoinedQueue", None, None).json(&json!({"pad": "x".repeat(5000)}));
+    let too_large = call(&small, &big).await;
+    assert_eq!(too_large.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", too_large.text());
+    assert!(too_large.error().contains("STATE_STORE_MAX_BYTES=4096"), "{}", too_large.error());
+    let fits = event("JoinedQueue", None, None).json(&json!({"pad": "x".repeat(2000)}));
+    assert_eq!(call(&small, &fits).await.status, StatusCode::OK);
+    let full = call(&small, &fits).await;
+    assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE, "{}", full.text());
+    assert!(full.error().contains("STATE_STORE_MAX_BYTES=4096"), "{}", full.error());
+}
+
+/// Starts instances and moves each once (so that the replay guard holds them); their ids.
+async fn started_and_moved(router: &Router, n: usize) -> Vec<Answer> {
+    let mut moved = Vec::new();
+    for _ in 0..n {
+        let first = step(router, "JoinedQueue", None, None).await;
+        let (step1, sig) = signature_of(&first);
+        moved.push(
+            call(router, &signed("ExitedQueue", first.header("ce-statemachineid"), "InQueue", step1, &sig)).await,
+        );
+    }
+    moved
+}
+
+/// Issue 21, item 5: with `STATE_REPLAY_WINDOW=3`, one new instance let the most recently
+/// moved instance be replayed backwards (forgotten by first sight, not by last move).
+#[tokio::test]
+async fn the_replay_guard_forgets_the_least_recently_moved_instance() {
+    let router = machine(&[("STATE_SECRET", "s3cret"), ("STATE_REPLAY_WINDOW", "3"), ("STATE_REPLAY_HOLD", "0")]);
+    let moved = started_and_moved(&router, 3).await;
+    let first = &moved[0];
+    let id = first.header("ce-statemachineid").to_owned();
+    let (step2, sig2) = signature_of(first);
+    let on = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", step2, &sig2)).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text());
+    started_and_moved(&router, 1).await;
+    let replayed = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", step2, &sig2)).await;
+    assert_eq!(replayed.status, StatusCode::FORBIDDEN, "the most recently moved instance is remembered");
+}
+
+/// Issue 21, item 5: 20 000 requests flushed the window, and an old signed state passed
+/// again. Within `STATE_REPLAY_HOLD`, newcomers are refused (503) instead.
+#[tokio::test]
+async fn flooding_the_replay_guard_delays_newcomers_and_replays_stay_refused() {
+    let router = machine(&[("STATE_SECRET", "s3cret"), ("STATE_REPLAY_WINDOW", "2")]);
+    let victim = started_and_moved(&router, 1).await.remove(0);
+    let id = victim.header("ce-statemachineid").to_owned();
+    let (step2, sig2) = signature_of(&victim);
+    let on = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", step2, &sig2)).await;
+    assert_eq!(on.status, StatusCode::OK);
+    let flood = started_and_moved(&router, 20).await;
+    assert_eq!(flood[0].status, StatusCode::OK, "room for one more");
+    for answer in &flood[1..] {
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{}", answer.text());
+        assert!(answer.error().contains("STATE_REPLAY_WINDOW=2"), "{}", answer.error());
+        assert!(answer.error().contains("STATE_REPLAY_HOLD=1h"), "{}", answer.error());
+    }
+    let replayed = call(&router, &signed("TicketsReserved", &id, "BuyingTickets", step2, &sig2)).await;
+    assert_eq!(replayed.status, StatusCode::FORBIDDEN, "{}", replayed.text());
+    let (step3, sig3) = signature_of(&on);
+    let next = call(&router, &signed("PaymentRequested", &id, "PayingTickets", step3, &sig3)).await;
+    assert_eq!(next.status, StatusCode::OK, "an instance the guard holds goes on: {}", next.text());
+}
+
+#[test]
+fn start_up_errors_name_the_new_variables() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut env = vec![("STATE_MACHINE", BUY_TICKETS)];
+        env.extend_from_slice(pairs);
+        start_error(&env)
+    };
+    assert_eq!(with(&[("STATE_STORE_MAX", "10")]), "STATE_STORE_MAX: bounds the store: it needs STATE_STORE=memory");
+    assert_eq!(with(&[("STATE_STORE", "memory"), ("STATE_STORE_MAX", "0")]), "STATE_STORE_MAX: must be at least 1");
+    assert!(
+        with(&[("STATE_STORE", "memory"), ("STATE_STORE_MAX_BYTES", "lots")]).starts_with("STATE_STORE_MAX_BYTES: ")
+    );
+    assert_eq!(
+        with(&[("STATE_STORE", "memory"), ("STATE_STORE_MAX_BYTES", "100")]),
+        "STATE_STORE_MAX_BYTES: must be at least 4096"
+    );
+    assert!(with(&[("STATE_REPLAY_HOLD", "soon")]).starts_with("STATE_REPLAY_HOLD: invalid duration \"soon\""));
+    assert_eq!(with(&[("STATE_API", "maybe")]), "STATE_API: \"maybe\" is not one of off, on");
+    assert_eq!(with(&[("STATE_API_TOKEN", "")]), "STATE_API_TOKEN: is empty: unset it, or give a token");
+    assert_eq!(
+        with(&[("STATE_API", "off"), ("STATE_API_TOKEN", "t")]),
+        "STATE_API, STATE_API_TOKEN: the API is off but a token is set: unset one of them"
+    );
+}
+
+#[test]
+fn the_api_token_is_not_in_the_machine_s_debug_output() {
+    let env = Env::from_pairs([("STATE_MACHINE", BUY_TICKETS), ("STATE_API_TOKEN", "t0ken-4c1b")]);
+    let machine = Machine::from_env(&env).unwrap();
+    let debug = format!("{machine:?}");
+    assert!(debug.contains("Token(..)") && !debug.contains("t0ken"), "{debug}");
+}

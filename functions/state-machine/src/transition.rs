@@ -97,7 +97,10 @@ pub fn ext(event: &Event, name: &str) -> Option<String> {
 
 /// The transition `event` asks for. `data` is its data as it arrived (read as JSON for
 /// the instance's context); `stored` is the instance the store holds for it, if any: then
-/// its state, not the event's, is the current one, and no signature is checked.
+/// its state, not the event's, is the current one. With `STATE_SECRET`, the event must
+/// carry the signature of the current state at the step it presents, whether that state
+/// is the event's or the store's: an instance id alone moves nothing. (That the step is
+/// the stored instance's, or one not yet consumed, is for the caller, which remembers.)
 /// `Err` is an event that cannot be read as a transition request (bad step, bad or missing
 /// signature, a state without an instance).
 pub fn decide(
@@ -120,9 +123,10 @@ pub fn decide(
             Error::InvalidEvent(format!("{STEP} is {text:?}: expected the number of transitions so far"))
         })?,
     };
-    if stored.is_none()
-        && let (Some(signer), Some(id)) = (&config.signer, &id)
-    {
+    let next_step = step
+        .checked_add(1)
+        .ok_or_else(|| Error::InvalidEvent(format!("{STEP} is {step}: no transition can follow it")))?;
+    if let (Some(signer), Some(id)) = (&config.signer, &id) {
         let signature = ext(event, SIGNATURE).unwrap_or_default();
         if !signer.verify(definition, id, &current, step, &signature) {
             return Err(Error::Forbidden(format!(
@@ -180,8 +184,8 @@ pub fn decide(
         reply.set_extension(CORRELATION, key.clone());
     }
     if let Some(signer) = &config.signer {
-        reply.set_extension(STEP, (step + 1).to_string());
-        reply.set_extension(SIGNATURE, signer.sign(definition, &id, &next, step + 1));
+        reply.set_extension(STEP, next_step.to_string());
+        reply.set_extension(SIGNATURE, signer.sign(definition, &id, &next, next_step));
     } else {
         reply.remove_extension(SIGNATURE);
         reply.remove_extension(STEP);
@@ -349,6 +353,52 @@ mod tests {
             Error::InvalidEvent(
                 r#"statemachinestate is "Nowhere" but statemachineid is missing: which instance?"#.into()
             )
+        );
+    }
+
+    /// Issue 21: with `STATE_STORE=memory` and `STATE_SECRET`, the stored state was
+    /// trusted and the signature not checked, so an instance id alone moved an instance.
+    #[test]
+    fn a_stored_instance_needs_the_signature_of_its_stored_state() {
+        let signer = Signer::new("s3cret");
+        let signed = config(ReplyMode::ChangeEvent, false, Some(signer.clone()));
+        let stored = || {
+            Some(Instance {
+                id: "i-1".into(),
+                correlationkey: "order-7".into(),
+                current: "InQueue".into(),
+                context: Value::Null,
+            })
+        };
+        let by_id = event("ExitedQueue", &[(ID, "i-1")]);
+        assert_eq!(
+            decide(&signed, &by_id, None, stored(), fixed()).unwrap_err(),
+            Error::Forbidden(
+                r#"the state "InQueue" of instance i-1 is not signed by this state machine (statemachinesig is missing)"#
+                    .into()
+            )
+        );
+        // The event's state is not what is checked: the store's is.
+        let sig = signer.sign(&signed.definition, "i-1", "BuyingTickets", 2);
+        let claims = event("ExitedQueue", &[(ID, "i-1"), (STATE, "BuyingTickets"), (STEP, "2"), (SIGNATURE, &sig)]);
+        assert!(decide(&signed, &claims, None, stored(), fixed()).is_err(), "signed, but not the stored state");
+        // Named by its correlation key only: the stored id is the one signed.
+        let sig = signer.sign(&signed.definition, "i-1", "InQueue", 1);
+        let by_key = event("ExitedQueue", &[(CORRELATION, "order-7"), (STEP, "1"), (SIGNATURE, &sig)]);
+        let step = moved(decide(&signed, &by_key, None, stored(), fixed()).unwrap());
+        assert_eq!((step.instance.id.as_str(), step.instance.current.as_str(), step.step), ("i-1", "BuyingTickets", 1));
+        assert_eq!(extension(&step.reply, SIGNATURE), Some(signer.sign(&signed.definition, "i-1", "BuyingTickets", 2)));
+    }
+
+    /// A new instance's step is not signed (it names no instance): the largest one made
+    /// `step + 1` overflow, a panic in a debug build.
+    #[test]
+    fn the_largest_step_has_no_next_one() {
+        let signed = config(ReplyMode::ChangeEvent, false, Some(Signer::new("s3cret")));
+        let incoming = event("JoinedQueue", &[(STEP, &u64::MAX.to_string())]);
+        assert_eq!(
+            decide(&signed, &incoming, None, None, fixed()).unwrap_err(),
+            Error::InvalidEvent(format!("statemachinestep is {}: no transition can follow it", u64::MAX))
         );
     }
 
