@@ -4,7 +4,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 /// How to start a worker: a program that calls [`crate::worker_main`] when given these
-/// arguments. Workers start with an empty environment in `/`.
+/// arguments. Workers start with an empty environment in `/`. The program must become
+/// the worker itself (a script may `exec` it): a worker whose parent is not the pool's
+/// process refuses to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCommand {
     program: PathBuf,

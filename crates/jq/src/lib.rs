@@ -4,7 +4,8 @@
 //! runs it in a few worker processes: each evaluation is bounded in time (the worker is
 //! killed and replaced when it runs over), in memory (`RLIMIT_AS` on the worker), and in
 //! the number and size of its outputs. The program sees only its input: no environment
-//! (`env` and `$ENV` are `{}`), no files, no modules, no `input`.
+//! (`env` and `$ENV` are `{}`), no files, no modules, no `input`. Workers die with the
+//! process that started them, even one killed with `SIGKILL` (`PR_SET_PDEATHSIG`).
 //!
 //! The worker is any executable that calls [`worker_main`] when its first argument is
 //! [`WORKER_ARG`]: functions re-execute themselves (the transformer's `main` calls it on
@@ -18,6 +19,7 @@ mod json;
 mod limits;
 mod pool;
 mod protocol;
+mod spawner;
 mod worker;
 
 pub use command::WorkerCommand;

@@ -1,5 +1,7 @@
 //! A pool of worker processes that run one jq program, each bounded in time (killed
-//! and replaced when an evaluation runs too long) and in memory (`RLIMIT_AS`).
+//! and replaced when an evaluation runs too long) and in memory (`RLIMIT_AS`). Workers
+//! are started by [`crate::spawner`]'s thread and die with this process (see
+//! [`crate::worker`]), even when it is killed with `SIGKILL` and cannot stop them itself.
 
 use std::sync::Mutex;
 
@@ -8,7 +10,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::Semaphore;
 
 use crate::protocol::{Config, ErrorKind, MAX_MESSAGE_BYTES, Message, PROTOCOL};
-use crate::{JqError, Limits, WorkerCommand, compile};
+use crate::{JqError, Limits, WorkerCommand, compile, spawner};
 
 /// A compiled jq program and the worker processes that run it.
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl JqPool {
             memory_bytes: limits.memory_bytes,
             max_outputs: limits.max_outputs,
             max_output_bytes: limits.max_output_bytes,
+            parent_pid: std::process::id(),
         };
         probe(&command, &config)?;
         Ok(Self { config, limits, command, idle: Mutex::new(Vec::new()), permits: Semaphore::new(limits.workers) })
@@ -108,8 +111,18 @@ impl JqPool {
 
     async fn spawn(&self) -> Result<Worker, JqError> {
         let program = self.command.program().display().to_string();
-        let mut child =
-            self.command.command().spawn().map_err(|e| JqError::Worker(format!("cannot start {program}: {e}")))?;
+        let mut command = self.command.command();
+        let runtime = tokio::runtime::Handle::current();
+        let (send, receive) = tokio::sync::oneshot::channel();
+        spawner::submit(move || {
+            // The child's pipes and its reaping belong to the caller's runtime.
+            let _context = runtime.enter();
+            let _ = send.send(command.spawn());
+        })?;
+        let mut child = receive
+            .await
+            .map_err(|_| JqError::Worker(format!("cannot start {program}: the spawner dropped the request")))?
+            .map_err(|e| JqError::Worker(format!("cannot start {program}: {e}")))?;
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(JqError::Worker("the worker has no pipes".into()));
         };
@@ -141,8 +154,15 @@ impl JqPool {
 fn probe(command: &WorkerCommand, config: &Config) -> Result<(), JqError> {
     use std::io::{BufRead, Read, Write};
     let program = command.program().display().to_string();
-    let mut child =
-        command.std_command().spawn().map_err(|e| JqError::Worker(format!("cannot start {program}: {e}")))?;
+    let mut std_command = command.std_command();
+    let (send, receive) = std::sync::mpsc::channel();
+    spawner::submit(move || {
+        let _ = send.send(std_command.spawn());
+    })?;
+    let mut child = receive
+        .recv()
+        .map_err(|_| JqError::Worker(format!("cannot start {program}: the spawner dropped the request")))?
+        .map_err(|e| JqError::Worker(format!("cannot start {program}: {e}")))?;
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(JqError::Worker("the worker has no pipes".into()));
     };

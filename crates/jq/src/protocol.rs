@@ -6,12 +6,13 @@
 //! 3. Then, per evaluation: pool → worker one input value (compact JSON, one line);
 //!    worker → pool [`Message::Ok`] with every output, or [`Message::Error`].
 //!
-//! The worker exits when its standard input ends, or when the pool's process is gone.
+//! The worker exits when its standard input ends, or when the pool's process is gone
+//! (the kernel kills it: see [`crate::worker`]).
 
 use serde::{Deserialize, Serialize};
 
 /// Version of this protocol; a worker refuses a config of another version.
-pub(crate) const PROTOCOL: u32 = 1;
+pub(crate) const PROTOCOL: u32 = 2;
 
 /// Longest error message a worker sends; longer ones are cut.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 4096;
@@ -33,6 +34,10 @@ pub(crate) struct Config {
     pub max_outputs: usize,
     /// Bytes of JSON of the outputs of one evaluation.
     pub max_output_bytes: usize,
+    /// The pool's process id: the worker's parent must be that process, or the worker
+    /// refuses to start (the pool died before the worker could ask to die with it, or
+    /// something between them forked).
+    pub parent_pid: u32,
 }
 
 /// A line from the worker.

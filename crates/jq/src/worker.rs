@@ -4,6 +4,14 @@
 //! Whatever a program does, the worst outcome is this process dying (out of memory:
 //! the allocator aborts under `RLIMIT_AS`; stack overflow) or being killed by the pool
 //! (time limit): the function that owns the pool carries on with a new worker.
+//!
+//! A worker never outlives the pool's process. Its first act is to ask the kernel for
+//! `SIGKILL` when its parent dies (`PR_SET_PDEATHSIG`, through `rustix`): a function
+//! killed with `SIGKILL` cannot stop its workers, and one in the middle of a runaway
+//! program would otherwise spin on, orphaned. The parent could die before that request,
+//! so the worker then checks that its parent is still the pool's process (its pid comes
+//! in the [`Config`]) and exits if not. Without work, a worker also exits when its
+//! standard input ends, which the parent's death does too.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -17,6 +25,8 @@ use crate::protocol::{Config, ErrorKind, Message, PROTOCOL, truncate};
 
 /// The worker's `main`: call it when the process was started with [`crate::WORKER_ARG`].
 pub fn worker_main() -> ExitCode {
+    // First, before anything can run long: see the module documentation.
+    let dies_with_parent = die_with_parent();
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut output = std::io::stdout().lock();
@@ -24,7 +34,7 @@ pub fn worker_main() -> ExitCode {
     if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
         return ExitCode::FAILURE;
     }
-    let (config, filter) = match start(&line) {
+    let (config, filter) = match start(&line, dies_with_parent) {
         Ok(started) => started,
         Err(message) => {
             send_message(&mut output, &Message::Error { kind: ErrorKind::Start, message: truncate(message) });
@@ -50,16 +60,38 @@ pub fn worker_main() -> ExitCode {
     }
 }
 
-fn start(line: &[u8]) -> Result<(Config, Filter), String> {
+fn start(line: &[u8], dies_with_parent: Result<(), String>) -> Result<(Config, Filter), String> {
     let config: Config = serde_json::from_slice(line).map_err(|e| format!("bad worker config: {e}"))?;
     if config.protocol != PROTOCOL {
         return Err(format!("protocol {} is not {PROTOCOL}: the worker binary is of another version", config.protocol));
+    }
+    dies_with_parent?;
+    let parent = std::os::unix::process::parent_id();
+    if parent != config.parent_pid {
+        return Err(format!(
+            "this worker's parent is process {parent}, not the pool's process {}: the pool is gone, or the worker \
+             was started through a program that forks (start it directly, or with exec)",
+            config.parent_pid
+        ));
     }
     rlimit::setrlimit(rlimit::Resource::CORE, 0, 0).map_err(|e| format!("cannot disable core dumps: {e}"))?;
     rlimit::setrlimit(rlimit::Resource::AS, config.memory_bytes, config.memory_bytes)
         .map_err(|e| format!("cannot limit memory to {} bytes: {e}", config.memory_bytes))?;
     let filter = compile(&config.program).map_err(|e| e.to_string())?;
     Ok((config, filter))
+}
+
+/// Asks the kernel to kill this process when its parent dies.
+#[cfg(target_os = "linux")]
+fn die_with_parent() -> Result<(), String> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| format!("cannot ask to be killed with the pool's process (PR_SET_PDEATHSIG): {e}"))
+}
+
+/// Elsewhere, a worker busy with a runaway program outlives a pool killed with `SIGKILL`.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() -> Result<(), String> {
+    Ok(())
 }
 
 /// Runs the filter on one input line and writes the reply (one JSON line) to `reply`.
