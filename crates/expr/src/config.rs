@@ -20,12 +20,12 @@ pub fn one_of<'a>(env: &'a Env, vars: &[&'a str]) -> Result<(&'a str, &'a str), 
     }
 }
 
-/// Limits for expression engines.
+/// Limits for expression engines (JavaScript, jq, JSONPath).
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `FNMESH_EVAL_TIMEOUT` | `100ms` | wall-clock time one evaluation may take |
-/// | `FNMESH_EVAL_MEMORY` | `67108864` | bytes of heap one engine may hold |
+/// | `FNMESH_EVAL_MEMORY` | `67108864` | bytes of heap one engine may hold (JSONPath: that one evaluation's results may take) |
 /// | `FNMESH_EVAL_WORKERS` | number of cores | engines evaluating in parallel |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct EvalConfig {
@@ -54,6 +54,16 @@ impl EvalConfig {
             return Err(ConfigError::invalid("FNMESH_EVAL_WORKERS", "must be at least 1"));
         }
         Ok(config)
+    }
+
+    /// The JSONPath threads' limits: the memory limit bounds what one evaluation keeps.
+    pub fn jsonpath_limits(&self) -> crate::jsonpath::Limits {
+        crate::jsonpath::Limits {
+            timeout: self.timeout,
+            memory_bytes: self.memory_bytes,
+            workers: self.workers,
+            ..crate::jsonpath::Limits::default()
+        }
     }
 
     /// The JavaScript engines' limits.

@@ -1,5 +1,5 @@
-//! JSONPath (RFC 9535, with jsonpath-rust) over the event view: queries for the filter,
-//! and the transformer's template.
+//! JSONPath (RFC 9535) over the event view: queries for the filter, and the transformer's
+//! template.
 //!
 //! The template is a JSON document in which every string that starts with `$` is a
 //! JSONPath query, replaced by what it selects: the node itself when it selects exactly
@@ -7,37 +7,155 @@
 //! A string that starts with `$$` is the literal text after the first `$`. Anything
 //! else is copied as is. `{"greeting": "$.data.message", "kind": "$.type", "ids":
 //! "$.data.items[*].id", "cost": "$$5"}`.
+//!
+//! # Bounds
+//!
+//! Queries come from the flow's author; documents from whoever sends events, and a query
+//! may take time quadratic in its document (`$..[?count(@..*) > 100000]` took 10-14 s on
+//! an 845 KiB event) or build large node lists (jsonpath-rust's evaluator held 165 MiB for
+//! `$..*` on that event: every node with its path as a string). Functions evaluate with
+//! [`Bounded`], under the same settings as JavaScript and jq ([`crate::EvalConfig`]):
+//!
+//! * **off the request threads**: `FNMESH_EVAL_WORKERS` threads of its own, which also
+//!   parse the event's data, 4 096 evaluations waiting at most (then `503`), so
+//!   `/healthz` and other requests go on;
+//! * **time**: `FNMESH_EVAL_TIMEOUT` from the start of the evaluation, then `503`
+//!   (retried);
+//! * **memory**: `FNMESH_EVAL_MEMORY` for what an evaluation keeps, then `422` (the same
+//!   event fails the same way).
+//!
+//! A thread cannot be killed, so the bounds are kept by the evaluator itself (`eval`):
+//! jsonpath-rust only parses. The evaluator builds no node list: each segment hands the
+//! nodes it selects straight to the next, a filter's test stops at its first node,
+//! `count()` counts. What an evaluation holds is then its stack (nesting is capped) and
+//! the results it keeps, a template's copies of the nodes it selects, each charged to the
+//! budget before it is made, and a fixed-size cache per regular expression; the document
+//! itself was bounded before, by `FNMESH_BODY_LIMIT` and `FNMESH_JSON_DEPTH`. Every loop
+//! of the evaluator counts its steps and looks at the clock every 256 of them, and
+//! `match()` and `search()` step their automaton one byte at a time and look at the clock
+//! every 64 bytes (`pattern`): nothing runs unchecked, so an evaluation stops within
+//! milliseconds of its deadline and its thread is free again.
+//!
+//! Not the jq workers' processes: JSONPath also runs inside `fnmesh run` and inside test
+//! executables, which cannot be workers; an evaluation that stops itself needs no kill
+//! nor a process start after each timeout, and the event is not serialized and parsed
+//! again for another process.
 
-use jsonpath_rust::parser::model::JpQuery;
+mod eval;
+mod pattern;
+mod pool;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fnmesh_runtime::{Error, IncomingEvent};
 use jsonpath_rust::parser::parse_json_path;
-use jsonpath_rust::query::js_path_process;
 use serde_json::{Map, Value};
+
+use crate::event_view;
+use eval::{Budget, Eval, Path, Stop};
+
+/// How long and how much memory one evaluation may use, and how many run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time one evaluation may take, from the moment a thread starts it.
+    pub timeout: Duration,
+    /// Bytes the results of one evaluation may take (an estimate of their heap).
+    pub memory_bytes: usize,
+    /// Threads evaluating at once.
+    pub workers: usize,
+    /// Evaluations that may wait for a thread; beyond that, [`JsonPathError::Busy`].
+    pub queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(100),
+            memory_bytes: 64 * 1024 * 1024,
+            workers: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            queue: 4096,
+        }
+    }
+}
+
+/// Why a bounded evaluation gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonPathError {
+    /// The evaluation ran longer than the limit and stopped.
+    Timeout(Duration),
+    /// The results would take more than the limit, in bytes.
+    TooLarge(usize),
+    /// The evaluation nested deeper than its stack allows.
+    TooDeep,
+    /// Every thread is busy and the queue is full.
+    Busy {
+        /// Threads.
+        workers: usize,
+        /// Queue length.
+        queue: usize,
+    },
+    /// The threads stopped.
+    Engine(String),
+}
+
+impl std::fmt::Display for JsonPathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout(limit) => write!(f, "evaluation stopped after {limit:?} (FNMESH_EVAL_TIMEOUT)"),
+            Self::TooLarge(limit) => {
+                write!(f, "the results take more than the memory limit of {limit} bytes (FNMESH_EVAL_MEMORY)")
+            }
+            Self::TooDeep => write!(f, "the evaluation nests deeper than {} levels", eval::MAX_DEPTH),
+            Self::Busy { workers, queue } => {
+                write!(f, "all {workers} JSONPath threads are busy and {queue} evaluations are waiting")
+            }
+            Self::Engine(message) => write!(f, "JSONPath engine: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for JsonPathError {}
+
+/// The HTTP error for a failed evaluation of the expression in variable `var`:
+///
+/// * the time limit, or every thread busy: `503` (load may be the cause; retried);
+/// * the memory limit, or nesting too deep: `422` (the same event fails the same way);
+/// * the threads stopped: `500`.
+pub fn jsonpath_error(var: &str, error: JsonPathError) -> Error {
+    let message = format!("{var}: {error}");
+    match error {
+        JsonPathError::Timeout(_) | JsonPathError::Busy { .. } => Error::Unavailable(message),
+        JsonPathError::TooLarge(_) | JsonPathError::TooDeep => Error::Unprocessable(message),
+        JsonPathError::Engine(_) => Error::Internal(message),
+    }
+}
 
 /// A compiled JSONPath query.
 #[derive(Debug, Clone)]
 pub struct Query {
     text: String,
-    query: JpQuery,
+    path: Path,
 }
 
 impl Query {
     /// Compiles `text`; the error says what is wrong and where.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let query = parse_json_path(text).map_err(|e| format!("invalid JSONPath {text:?}: {e}"))?;
-        Ok(Self { text: text.to_owned(), query })
+        let invalid = |e: &dyn std::fmt::Display| format!("invalid JSONPath {text:?}: {e}");
+        let query = parse_json_path(text).map_err(|e| invalid(&e))?;
+        let path = eval::compile(&query).map_err(|e| invalid(&e))?;
+        Ok(Self { text: text.to_owned(), path })
     }
 
-    /// The nodes `value` has at this path.
+    /// The nodes `value` has at this path. No time or memory limit: for trusted
+    /// documents and tests; functions use [`Bounded`]. Empty past the nesting limit.
     pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
-        match js_path_process(&self.query, value) {
-            Ok(nodes) => nodes.into_iter().map(|node| node.val()).collect(),
-            Err(_) => Vec::new(),
-        }
+        Eval::new(value, Budget::unlimited()).select(&self.path).unwrap_or_default()
     }
 
-    /// Whether the query selects at least one node.
+    /// Whether the query selects at least one node (no limits, as [`Self::select`]).
     pub fn matches(&self, value: &Value) -> bool {
-        !self.select(value).is_empty()
+        Eval::new(value, Budget::unlimited()).exists(&self.path).unwrap_or(false)
     }
 
     /// The query's text.
@@ -66,9 +184,86 @@ impl Template {
         compile(value, "").map(Self)
     }
 
-    /// The template filled from `view`.
+    /// The template filled from `view` (no limits, as [`Query::select`]).
     pub fn render(&self, view: &Value) -> Value {
-        render(&self.0, view)
+        render(&self.0, &mut Eval::new(view, Budget::unlimited())).unwrap_or(Value::Null)
+    }
+}
+
+/// A compiled query or template, and the threads that evaluate it under [`Limits`].
+#[derive(Debug)]
+pub struct Bounded<T> {
+    program: Arc<T>,
+    limits: Limits,
+    pool: pool::Pool,
+}
+
+impl<T> Bounded<T> {
+    /// Starts `limits.workers` threads for `program`.
+    pub fn start(program: T, limits: Limits) -> Result<Self, String> {
+        if limits.workers == 0 {
+            return Err("at least one JSONPath thread is needed".into());
+        }
+        let pool = pool::Pool::start(limits.workers, limits.queue)?;
+        Ok(Self { program: Arc::new(program), limits, pool })
+    }
+
+    /// What is evaluated.
+    pub fn program(&self) -> &T {
+        &self.program
+    }
+
+    /// Runs `job` on a pool thread over the document `view` makes there: parsing an
+    /// event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too, not for the
+    /// request threads. The deadline starts once the document is made.
+    async fn evaluate<R: Send + 'static>(
+        &self,
+        view: impl FnOnce() -> Value + Send + 'static,
+        job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop> + Send + 'static,
+    ) -> Result<R, JsonPathError>
+    where
+        T: Send + Sync + 'static,
+    {
+        let (program, limits) = (self.program.clone(), self.limits);
+        let outcome = self
+            .pool
+            .run(move || {
+                let view = view();
+                let budget = Budget::new(Instant::now() + limits.timeout, limits.memory_bytes);
+                job(&program, &mut Eval::new(&view, budget))
+            })
+            .await?;
+        outcome.map_err(|stop| match stop {
+            Stop::Timeout => JsonPathError::Timeout(limits.timeout),
+            Stop::TooLarge => JsonPathError::TooLarge(limits.memory_bytes),
+            Stop::TooDeep => JsonPathError::TooDeep,
+        })
+    }
+}
+
+impl Bounded<Query> {
+    /// Whether the query selects at least one node of `view`.
+    pub async fn matches(&self, view: Value) -> Result<bool, JsonPathError> {
+        self.evaluate(move || view, |query, eval| eval.exists(&query.path)).await
+    }
+
+    /// Whether the query selects at least one node of the event's [`event_view`].
+    pub async fn matches_event(&self, incoming: &IncomingEvent) -> Result<bool, JsonPathError> {
+        let incoming = incoming.clone();
+        self.evaluate(move || event_view(&incoming), |query, eval| eval.exists(&query.path)).await
+    }
+}
+
+impl Bounded<Template> {
+    /// The template filled from `view`.
+    pub async fn render(&self, view: Value) -> Result<Value, JsonPathError> {
+        self.evaluate(move || view, |template, eval| render(&template.0, eval)).await
+    }
+
+    /// The template filled from the event's [`event_view`].
+    pub async fn render_event(&self, incoming: &IncomingEvent) -> Result<Value, JsonPathError> {
+        let incoming = incoming.clone();
+        self.evaluate(move || event_view(&incoming), |template, eval| render(&template.0, eval)).await
     }
 }
 
@@ -98,19 +293,22 @@ fn compile(value: Value, at: &str) -> Result<Node, String> {
     })
 }
 
-fn render(node: &Node, view: &Value) -> Value {
-    match node {
-        Node::Literal(value) => value.clone(),
-        Node::Query(query) => match query.select(view).as_slice() {
+fn render(node: &Node, eval: &mut Eval<'_>) -> Result<Value, Stop> {
+    Ok(match node {
+        Node::Literal(value) => eval.copy(value)?,
+        Node::Query(query) => match eval.select(&query.path)?.as_slice() {
             [] => Value::Null,
-            [one] => (*one).clone(),
-            many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
+            [one] => eval.copy(one)?,
+            many => Value::Array(many.iter().map(|node| eval.copy(node)).collect::<Result<_, _>>()?),
         },
-        Node::Array(items) => Value::Array(items.iter().map(|item| render(item, view)).collect()),
-        Node::Object(members) => {
-            Value::Object(members.iter().map(|(key, item)| (key.clone(), render(item, view))).collect::<Map<_, _>>())
-        }
-    }
+        Node::Array(items) => Value::Array(items.iter().map(|item| render(item, eval)).collect::<Result<_, _>>()?),
+        Node::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(key, item)| Ok((key.clone(), render(item, eval)?)))
+                .collect::<Result<Map<_, _>, _>>()?,
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -145,6 +343,48 @@ mod tests {
                    "fixed": [1, true, "text"], "nested": {"n": 5}})
         );
         assert_eq!(Template::parse(r#""$.data.n""#).unwrap().render(&view()), json!(5));
+    }
+
+    /// 100 levels, each with 4 000 numbers and the next: `..` queries are quadratic on it.
+    fn comb() -> Value {
+        (0..100).fold(json!([]), |next, _| {
+            let mut level = Map::new();
+            level.insert("v".into(), Value::Array(vec![json!(0); 4000]));
+            level.insert("n".into(), next);
+            Value::Object(level)
+        })
+    }
+
+    fn limits(timeout: Duration, memory_bytes: usize) -> Limits {
+        Limits { timeout, memory_bytes, workers: 1, queue: 8 }
+    }
+
+    #[tokio::test]
+    async fn bounded_evaluations_answer_or_say_which_limit_stopped_them() {
+        let query = |text: &str, limits| Bounded::start(Query::parse(text).unwrap(), limits).unwrap();
+        let quadratic = query("$..[?count(@..*) > 1000000]", limits(Duration::from_millis(20), usize::MAX));
+        assert_eq!(quadratic.matches(comb()).await, Err(JsonPathError::Timeout(Duration::from_millis(20))));
+        // Fewer steps than between two looks at the clock: no timeout, however slow the machine.
+        assert_eq!(quadratic.matches(json!([])).await, Ok(false), "the thread is free again");
+        let everything = query("$..*", limits(Duration::from_secs(60), 0));
+        assert_eq!(everything.matches(comb()).await, Ok(true), "a filter keeps nothing");
+
+        let template = |text: &str, limits| Bounded::start(Template::parse(text).unwrap(), limits).unwrap();
+        let copies = template(r#"{"all": "$..*"}"#, limits(Duration::from_secs(60), 1 << 20));
+        assert_eq!(copies.render(comb()).await, Err(JsonPathError::TooLarge(1 << 20)));
+        assert_eq!(copies.render(json!({"a": [1]})).await, Ok(json!({"all": [[1], 1]})));
+    }
+
+    #[test]
+    fn failures_answer_503_when_retrying_may_help_and_422_when_not() {
+        let status = |error| jsonpath_error("FILTER_JSONPATH", error).status().as_u16();
+        assert_eq!(status(JsonPathError::Timeout(Duration::from_millis(100))), 503);
+        assert_eq!(status(JsonPathError::Busy { workers: 2, queue: 4096 }), 503);
+        assert_eq!(status(JsonPathError::TooLarge(1024)), 422);
+        assert_eq!(status(JsonPathError::TooDeep), 422);
+        assert_eq!(status(JsonPathError::Engine("stopped".into())), 500);
+        let message = jsonpath_error("FILTER_JSONPATH", JsonPathError::Timeout(Duration::from_millis(100)));
+        assert_eq!(message.to_string(), "FILTER_JSONPATH: evaluation stopped after 100ms (FNMESH_EVAL_TIMEOUT)");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! * [`event_view`]: the event as the JSON object expressions see;
 //! * [`one_of`]: "exactly one of these variables", with errors naming them;
 //! * [`EvalConfig`]: the time, memory and thread limits of every engine;
-//! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template;
+//! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template, evaluated off the
+//!   request threads within the same time and memory limits;
 //! * [`start_js`]: a JavaScript expression compiled with the `env` binding;
 //! * [`js_error`]: how an expression failure answers over HTTP.
 

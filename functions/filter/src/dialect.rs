@@ -1,6 +1,6 @@
 //! The three filter dialects, chosen and compiled once at start.
 
-use fnmesh_expr::jsonpath::Query;
+use fnmesh_expr::jsonpath::{Bounded, Query, jsonpath_error};
 use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
@@ -15,8 +15,8 @@ pub enum Filter {
     Js(JsPool),
     /// `FILTER_CESQL`: CloudEvents SQL.
     Cesql(fnmesh_cesql::Expression),
-    /// `FILTER_JSONPATH`: JSONPath.
-    JsonPath(Query),
+    /// `FILTER_JSONPATH`: JSONPath, on threads of its own within the eval limits.
+    JsonPath(Bounded<Query>),
 }
 
 impl Filter {
@@ -28,9 +28,10 @@ impl Filter {
             ("FILTER_CESQL", source) => fnmesh_cesql::Expression::parse_nested(source, cesql_depth(env)?)
                 .map(Self::Cesql)
                 .map_err(|e| ConfigError::invalid("FILTER_CESQL", e)),
-            (_, source) => {
-                Query::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("FILTER_JSONPATH", e))
-            }
+            (_, source) => Query::parse(source)
+                .and_then(|query| Bounded::start(query, limits.jsonpath_limits()))
+                .map(Self::JsonPath)
+                .map_err(|e| ConfigError::invalid("FILTER_JSONPATH", e)),
         }
     }
 
@@ -47,7 +48,9 @@ impl Filter {
                 }
                 Ok(evaluation.value == fnmesh_cesql::Value::Boolean(true))
             }
-            Self::JsonPath(query) => Ok(query.matches(&event_view(incoming))),
+            Self::JsonPath(query) => {
+                query.matches_event(incoming).await.map_err(|e| jsonpath_error("FILTER_JSONPATH", e))
+            }
         }
     }
 }

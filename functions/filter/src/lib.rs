@@ -12,6 +12,8 @@
 //! Replies: pass, `200` with the event unchanged (in the request's mode); reject, `200`
 //! with an empty body. A JavaScript expression that throws answers `422` (filter-nodejs
 //! answered `200` with `{"error": ...}` as data); past `FNMESH_EVAL_TIMEOUT`, `503`.
+//! JavaScript and JSONPath run off the request threads, so `/healthz` answers while they
+//! evaluate.
 
 mod dialect;
 

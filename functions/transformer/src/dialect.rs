@@ -1,6 +1,6 @@
 //! The three transformer dialects, chosen and compiled once at start.
 
-use fnmesh_expr::jsonpath::Template;
+use fnmesh_expr::jsonpath::{Bounded, Template, jsonpath_error};
 use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
 use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
@@ -17,8 +17,9 @@ pub enum Transform {
     Js(JsPool),
     /// `TRANSFORMER_JQ`: a jq program, run by jaq in sandboxed worker processes.
     Jq(JqPool),
-    /// `TRANSFORMER_JSONPATH`: a JSON template with JSONPath queries.
-    JsonPath(Template),
+    /// `TRANSFORMER_JSONPATH`: a JSON template with JSONPath queries, filled on threads of
+    /// its own within the eval limits.
+    JsonPath(Bounded<Template>),
 }
 
 impl Transform {
@@ -42,9 +43,10 @@ impl Transform {
                     other => ConfigError::invalid("TRANSFORMER_JQ", other),
                 })
             }
-            (_, source) => {
-                Template::parse(source).map(Self::JsonPath).map_err(|e| ConfigError::invalid("TRANSFORMER_JSONPATH", e))
-            }
+            (_, source) => Template::parse(source)
+                .and_then(|template| Bounded::start(template, limits.jsonpath_limits()))
+                .map(Self::JsonPath)
+                .map_err(|e| ConfigError::invalid("TRANSFORMER_JSONPATH", e)),
         }
     }
 
@@ -62,7 +64,9 @@ impl Transform {
                     ))),
                 }
             }
-            Self::JsonPath(template) => Ok(Some(template.render(&event_view(incoming)))),
+            Self::JsonPath(template) => {
+                template.render_event(incoming).await.map(Some).map_err(|e| jsonpath_error("TRANSFORMER_JSONPATH", e))
+            }
         }
     }
 }

@@ -14,7 +14,8 @@
 //! attribute and extension is kept; `datacontenttype` becomes `application/json`. A
 //! JavaScript value of `undefined` removes the data. Replies: `200` with the new event
 //! (in the request's mode); `422` when the expression throws, yields no or several jq
-//! outputs, or a value that is not JSON; `503` past `FNMESH_EVAL_TIMEOUT`.
+//! outputs, or a value that is not JSON, or when a template's results pass
+//! `FNMESH_EVAL_MEMORY`; `503` past `FNMESH_EVAL_TIMEOUT`.
 
 mod dialect;
 
