@@ -26,6 +26,13 @@ spec:
     )
 }
 
+/// An endless loop through a broker runs with `--async-brokers`: a synchronous broker (a
+/// cluster's, and fnmesh's by default) would answer the failure at the end of the loop
+/// back up every level, and each level would retry it 10 times (the default delivery).
+fn endless_loop(options: &mut fnmesh_mesh::cli::run::Options) {
+    options.async_brokers = true;
+}
+
 const BROKER: &str = "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: default\n";
 
 #[tokio::test]
@@ -76,7 +83,7 @@ async fn triggers_filter_with_every_dialect() {
 async fn replies_go_back_into_the_broker_until_the_ttl_runs_out() {
     let echo = Recorder::start(vec![Step::Echo("loop")]).await;
     let yaml = format!("{BROKER}{}", trigger("loop", "  filter:\n    attributes:\n      type: loop", &echo.url));
-    let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&yaml, endless_loop).await.unwrap();
     let headers = [("ce-specversion", "1.0"), ("ce-id", "ttl-1"), ("ce-source", "/test"), ("ce-type", "loop")];
     assert_eq!(mesh.post(BROKER_HOST, "/default/default", &headers, "{}").await.0, 202);
     assert!(mesh.wait_for("knativebrokerttl reached 0", WAIT).await, "{}", mesh.output());
@@ -316,7 +323,7 @@ spec:
 ",
         step.url
     );
-    let mesh = TestMesh::from_yaml(&yaml).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&yaml, endless_loop).await.unwrap();
     let output = mesh.output();
     assert!(
         output.contains("fnmesh | warning: ")
@@ -339,7 +346,12 @@ spec:
 async fn broker_ttl_is_a_flag() {
     let echo = Recorder::start(vec![Step::Echo("loop")]).await;
     let yaml = format!("{BROKER}{}", trigger("loop", "  filter:\n    attributes:\n      type: loop", &echo.url));
-    let mesh = TestMesh::from_yaml_with(&yaml, |options| options.broker_ttl = 5).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&yaml, |options| {
+        endless_loop(options);
+        options.broker_ttl = 5;
+    })
+    .await
+    .unwrap();
     let headers = [("ce-specversion", "1.0"), ("ce-id", "ttl-5"), ("ce-source", "/test"), ("ce-type", "loop")];
     assert_eq!(mesh.post(BROKER_HOST, "/default/default", &headers, "{}").await.0, 202);
     assert!(mesh.wait_for("knativebrokerttl reached 0", WAIT).await, "{}", mesh.output());

@@ -1,7 +1,9 @@
 //! Attacks on `fnmesh run` that an adversarial review found working (issue 21), each
 //! bounded in count and time on loopback, and what must hold instead: a sender cannot buy
 //! more broker hops than `--broker-ttl` (nor forge the mesh's internal TTL carrier), a
-//! stop delivers what was accepted, and the backlog of accepted events is bounded.
+//! stop delivers what was accepted, and the backlog of accepted events is bounded. The
+//! brokers here answer at once (`--async-brokers`): what they accept is then delivered in
+//! the background, which is what a stop must drain and the backlog bounds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use std::time::Duration;
@@ -29,7 +31,12 @@ fn event(id: &str) -> Vec<(&str, &str)> {
 async fn a_sender_cannot_raise_the_broker_ttl_nor_forge_the_mesh_carrier() {
     // An echo makes every delivery a reply back into the broker: the TTL alone stops it.
     let echo = Recorder::start(vec![Step::Echo("loop")]).await;
-    let mesh = TestMesh::from_yaml_with(&broker_to(&echo.url), |o| o.broker_ttl = 5).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&broker_to(&echo.url), |o| {
+        o.broker_ttl = 5;
+        o.async_brokers = true;
+    })
+    .await
+    .unwrap();
     let mut headers = event("big-ttl");
     headers.push(("ce-knativebrokerttl", "1000000"));
     assert_eq!(mesh.post(BROKER_HOST, "/default/default", &headers, "{}").await.0, 202);
@@ -53,7 +60,7 @@ async fn a_sender_cannot_raise_the_broker_ttl_nor_forge_the_mesh_carrier() {
 #[tokio::test]
 async fn a_stop_delivers_every_accepted_event() {
     let slow = Recorder::start(vec![Step::Slow(Duration::from_millis(100), 200)]).await;
-    let mesh = TestMesh::from_yaml(&broker_to(&slow.url)).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&broker_to(&slow.url), |o| o.async_brokers = true).await.unwrap();
     for i in 0..100 {
         let id = format!("accepted-{i}");
         assert_eq!(mesh.post(BROKER_HOST, "/default/default", &event(&id), "{}").await.0, 202);
@@ -72,8 +79,12 @@ async fn a_stop_delivers_every_accepted_event() {
 #[tokio::test]
 async fn a_stop_refuses_new_events_and_says_what_it_abandoned() {
     let hanging = Recorder::start(vec![Step::Slow(Duration::from_secs(30), 200)]).await;
-    let mesh =
-        TestMesh::from_yaml_with(&broker_to(&hanging.url), |o| o.grace = Duration::from_millis(500)).await.unwrap();
+    let mesh = TestMesh::from_yaml_with(&broker_to(&hanging.url), |o| {
+        o.grace = Duration::from_millis(500);
+        o.async_brokers = true;
+    })
+    .await
+    .unwrap();
     for i in 0..3 {
         let id = format!("stuck-{i}");
         assert_eq!(mesh.post(BROKER_HOST, "/default/default", &event(&id), "{}").await.0, 202);
@@ -106,6 +117,7 @@ async fn the_backlog_of_accepted_events_is_bounded() {
     let mesh = TestMesh::from_yaml_with(&broker_to(&hanging.url), |o| {
         o.backlog = 64 * 1024;
         o.grace = Duration::from_millis(100);
+        o.async_brokers = true;
     })
     .await
     .unwrap();

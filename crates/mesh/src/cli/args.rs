@@ -65,6 +65,10 @@ Then, from another terminal:
         /// deliver; beyond it new events are refused with a 503 (retryable).
         #[arg(long, default_value_t = crate::cli::run::DEFAULT_BACKLOG, value_parser = positive_bytes)]
         backlog: usize,
+        /// Brokers answer 202 as soon as they accept an event and deliver in the background
+        /// (a cluster's channel-based broker answers after its triggers are done).
+        #[arg(long)]
+        async_brokers: bool,
         /// Hide delivery decisions; show only what services print.
         #[arg(long, short)]
         quiet: bool,

@@ -139,7 +139,7 @@ impl Graph {
                     g.node(&id, Shape::Hub);
                 }
                 Some(Spec::Trigger(spec)) => {
-                    let broker = g.node(&format!("broker/{}", spec.broker), Shape::Hub);
+                    let broker = g.node(&format!("broker/{}", spec.broker_name()), Shape::Hub);
                     let Some(to) = g.target(&spec.subscriber, ns) else { continue };
                     g.edge(&broker, &to, format!("{}: {}", doc.name, filter_label(spec)), false);
                     g.dead_letter(&to, spec.delivery.as_ref(), ns);

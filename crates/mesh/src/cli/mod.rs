@@ -47,6 +47,7 @@ async fn command(command: Command) -> ExitCode {
             body_limit,
             grace,
             backlog,
+            async_brokers,
             quiet,
             color,
         } => {
@@ -66,6 +67,7 @@ async fn command(command: Command) -> ExitCode {
                 body_limit,
                 grace,
                 backlog,
+                async_brokers,
                 ..Options::new(paths)
             };
             run_until_stopped(&options, out, exit_after).await

@@ -50,6 +50,8 @@ pub struct Options {
     pub grace: Duration,
     /// The bytes of events background deliveries may hold (`--backlog`).
     pub backlog: usize,
+    /// Brokers answer `202` at once and deliver in the background (`--async-brokers`).
+    pub async_brokers: bool,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Options {
             body_limit: ingress::DEFAULT_BODY_LIMIT,
             grace: DEFAULT_GRACE,
             backlog: DEFAULT_BACKLOG,
+            async_brokers: false,
         }
     }
 }
@@ -124,7 +127,8 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
     routes.internal_token = uuid::Uuid::new_v4().simple().to_string();
     let transport = Transport::new(routes);
-    let settings = Settings { broker_ttl: options.broker_ttl, backlog: options.backlog };
+    let settings =
+        Settings { broker_ttl: options.broker_ttl, backlog: options.backlog, async_brokers: options.async_brokers };
     let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, settings));
     let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
     let mut tasks = Vec::new();

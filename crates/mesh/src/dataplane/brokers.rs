@@ -1,6 +1,13 @@
 //! A broker: its ingress (arrival time, the TTL loop guard) and its triggers (filter,
 //! subscriber, reply back into the broker, dead letters).
 //!
+//! As the channel-based broker, the ingress is synchronous: it answers after every
+//! trigger's subscriber (and its reply) is done, `202` when all succeeded or were
+//! dead-lettered and `500` when one failed with no dead letter sink, so the sender's
+//! retry re-delivers (`pkg/broker/ingress/ingress_handler.go` sends to the broker's
+//! channel, whose dispatcher answers after its fan-out). `--async-brokers` answers `202`
+//! at once and delivers in the background instead, within the bounded backlog.
+//!
 //! The TTL guard goes one step further than a cluster's: a trigger takes
 //! `knativebrokerttl` off before its subscriber sees it (as upstream), so on a cluster a
 //! Sequence or Parallel whose reply goes back to the same broker enters it as a new event
@@ -13,9 +20,11 @@ use std::sync::Arc;
 
 use fnmesh_runtime::{AttributesReader, Event};
 use http::HeaderMap;
+use tokio::task::JoinSet;
 
 use super::Mesh;
-use super::headers::{HOPS_HEADER, with_extension};
+use super::courier::{Hop, Role};
+use super::headers::{HOPS_HEADER, continue_trace, with_extension};
 use crate::manifests::Kind;
 use crate::plan::{BrokerPlan, Target, TriggerPlan, address};
 
@@ -23,25 +32,33 @@ use crate::plan::{BrokerPlan, Target, TriggerPlan, address};
 pub const BROKER_TTL: u32 = 255;
 
 /// What a broker's ingress did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// Handed to the triggers: `202`.
+    /// Delivered to every trigger (or dead-lettered), or with `--async-brokers` handed to
+    /// them: `202`.
     Accepted,
+    /// A trigger failed and no dead letter sink took the event: `500`.
+    Failed(String),
     /// The TTL guard dropped it: `400`.
     LoopDropped,
-    /// The backlog is full: `503`, retried by the sender.
+    /// The backlog is full (`--async-brokers`): `503`, retried by the sender.
     Full,
 }
 
 impl Mesh {
     /// A broker's ingress, as knative/eventing's (`pkg/broker/ingress`, `TTLDefaulter`):
     /// stamps `knativearrivaltime`, sets `knativebrokerttl` to 255 (`--broker-ttl`) when
-    /// absent and takes one off otherwise, drops the event when it reaches 0, and hands it
-    /// to every trigger in the background. A TTL above the broker's is taken as the
-    /// broker's: a sender cannot buy more hops than the mesh allows. An event without the
-    /// extension that a flow fed by a trigger replied carries its TTL in [`HOPS_HEADER`]
-    /// instead (the ingress passes that header only from the mesh's own hops).
-    pub fn broker_ingress(self: &Arc<Self>, broker: Arc<BrokerPlan>, event: Event, headers: HeaderMap) -> Admission {
+    /// absent and takes one off otherwise, drops the event when it reaches 0, and delivers
+    /// it to every trigger. A TTL above the broker's is taken as the broker's: a sender
+    /// cannot buy more hops than the mesh allows. An event without the extension that a
+    /// flow fed by a trigger replied carries its TTL in [`HOPS_HEADER`] instead (the
+    /// ingress passes that header only from the mesh's own hops).
+    pub async fn broker_ingress(
+        self: &Arc<Self>,
+        broker: Arc<BrokerPlan>,
+        event: Event,
+        headers: HeaderMap,
+    ) -> Admission {
         let mut headers = headers;
         let carried = headers.remove(&HOPS_HEADER).and_then(|v| v.to_str().ok()?.parse::<i64>().ok());
         let ttl = ttl(&event).or(carried).map_or(self.broker_ttl, |t| (t.min(self.broker_ttl) - 1).max(0));
@@ -53,6 +70,17 @@ impl Mesh {
             ));
             return Admission::LoopDropped;
         }
+        let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
+        let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
+        if !self.async_brokers {
+            return match self.triggers(&broker, &event, &headers).await {
+                Ok(()) => Admission::Accepted,
+                Err(e) => {
+                    self.courier.out.log(&format!("broker/{}: answering 500: {e}", broker.name));
+                    Admission::Failed(e)
+                }
+            };
+        }
         let size = super::work::size_of(&event).saturating_mul(broker.triggers.len());
         let Some(ticket) = self.work.reserve(size) else {
             self.courier.out.log(&format!(
@@ -63,56 +91,90 @@ impl Mesh {
             ));
             return Admission::Full;
         };
-        let ticket = Arc::new(ticket);
-        let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
-        let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
+        let mesh = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mesh.triggers(&broker, &event, &headers).await {
+                mesh.courier.out.log(&format!("broker/{}: {e}", broker.name));
+            }
+            drop(ticket);
+        });
+        Admission::Accepted
+    }
+
+    /// Every trigger of `broker` at once; an error when one failed with no dead letter sink.
+    async fn triggers(
+        self: &Arc<Self>,
+        broker: &Arc<BrokerPlan>,
+        event: &Event,
+        headers: &HeaderMap,
+    ) -> Result<(), String> {
+        let mut tasks = JoinSet::new();
         for index in 0..broker.triggers.len() {
             let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
-            let ticket = ticket.clone();
-            tokio::spawn(async move {
-                mesh.trigger(&broker, &broker.triggers[index], event, headers).await;
-                drop(ticket);
-            });
+            tasks.spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
         }
-        Admission::Accepted
+        let mut errors = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(e) => errors.push(format!("delivery task failed: {e}")),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
 
     /// One trigger: the filter decides, then the subscriber, its reply back into the
     /// broker, and the dead letter sink for failures of either.
-    async fn trigger(self: Arc<Self>, broker: &BrokerPlan, trigger: &TriggerPlan, event: Event, headers: HeaderMap) {
+    async fn trigger(
+        self: Arc<Self>,
+        broker: &BrokerPlan,
+        trigger: &TriggerPlan,
+        event: Event,
+        headers: HeaderMap,
+    ) -> Result<(), String> {
         if !trigger.filter.matches(&event) {
-            return;
+            return Ok(());
         }
-        let out = &self.courier.out;
         let label = format!("trigger/{}", trigger.name);
+        let namespace = broker.namespace.as_str();
         // The broker's own attribute is not the subscriber's business: it is taken off
-        // before delivery and put back, unchanged, on the reply (upstream's filter does so).
+        // before delivery and put back, unchanged, on the reply (upstream's filter does so);
+        // a dead letter keeps it.
         let broker_ttl = ttl(&event).unwrap_or(self.broker_ttl);
-        let mut event = event;
-        event.remove_extension("knativebrokerttl");
+        let mut delivered = event.clone();
+        delivered.remove_extension("knativebrokerttl");
         let mut carrying = headers.clone();
         carrying.insert(HOPS_HEADER, http::HeaderValue::from(broker_ttl));
-        let answer = match self.courier.deliver(&label, &trigger.subscriber, &event, &carrying, &trigger.delivery).await
-        {
+        let role = Role::Trigger { structured: trigger.structured };
+        let hop = Hop { label: &label, target: &trigger.subscriber, role, namespace };
+        let answer = match self.courier.deliver(hop, &delivered, &carrying, &trigger.delivery).await {
             Ok(answer) => answer,
             Err(failure) => {
-                if let Err(e) = self.courier.dead_letter(&label, &trigger.delivery, &event, &headers, failure).await {
-                    out.log(&format!("{label}: event {} lost: {e}", event.id()));
-                }
-                return;
+                return self.courier.dead_letter(hop, &trigger.delivery, &event, &headers, failure).await.map_err(
+                    |e| {
+                        self.courier.out.log(&format!("{label}: event {} lost: {e}", event.id()));
+                        e
+                    },
+                );
             }
         };
-        let Some((reply, reply_headers)) = answer else { return };
+        let Some((reply, mut reply_headers)) = answer else { return Ok(()) };
+        continue_trace(&headers, &mut reply_headers);
         // Back into the broker with the TTL it came with; the ingress takes one off.
         let reply = with_extension(&reply, "knativebrokerttl", broker_ttl.to_string());
-        let Some(ingress) = address::address(Kind::Broker, &broker.namespace, &broker.name) else { return };
+        let Some(ingress) = address::address(Kind::Broker, &broker.namespace, &broker.name) else { return Ok(()) };
         let target = Target { url: ingress, name: format!("broker/{}", broker.name) };
         let reply_label = format!("{label} reply");
-        let sent = self.courier.deliver(&reply_label, &target, &reply, &reply_headers, &trigger.delivery);
-        if let Err(failure) = sent.await
-            && let Err(e) = self.courier.dead_letter(&reply_label, &trigger.delivery, &event, &headers, failure).await
-        {
-            out.log(&format!("{reply_label}: reply lost: {e}"));
+        let reply_hop = Hop { label: &reply_label, target: &target, role: Role::Forward, namespace };
+        match self.courier.deliver(reply_hop, &reply, &reply_headers, &trigger.delivery).await {
+            Ok(_) => Ok(()),
+            Err(failure) => {
+                self.courier.dead_letter(reply_hop, &trigger.delivery, &event, &headers, failure).await.map_err(|e| {
+                    self.courier.out.log(&format!("{reply_label}: reply lost: {e}"));
+                    e
+                })
+            }
         }
     }
 }

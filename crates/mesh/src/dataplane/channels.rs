@@ -8,7 +8,8 @@ use http::HeaderMap;
 use tokio::task::JoinSet;
 
 use super::Mesh;
-use super::headers::HOPS_HEADER;
+use super::courier::{Hop, Role};
+use super::headers::{HOPS_HEADER, continue_trace};
 use crate::plan::{ChannelPlan, SubscriptionPlan};
 
 impl Mesh {
@@ -23,7 +24,9 @@ impl Mesh {
         let mut tasks = JoinSet::new();
         for index in 0..channel.subscriptions.len() {
             let (mesh, channel, event, headers) = (self.clone(), channel.clone(), event.clone(), headers.clone());
-            tasks.spawn(async move { mesh.subscription(&channel.subscriptions[index], &event, &headers).await });
+            tasks.spawn(async move {
+                mesh.subscription(&channel.namespace, &channel.subscriptions[index], &event, &headers).await
+            });
         }
         let mut errors = Vec::new();
         while let Some(result) = tasks.join_next().await {
@@ -38,27 +41,35 @@ impl Mesh {
 
     /// One subscription: subscriber, then its reply to `reply`; failures of either go
     /// to the dead letter sink with the original event.
-    async fn subscription(&self, sub: &SubscriptionPlan, event: &Event, headers: &HeaderMap) -> Result<(), String> {
+    async fn subscription(
+        &self,
+        namespace: &str,
+        sub: &SubscriptionPlan,
+        event: &Event,
+        headers: &HeaderMap,
+    ) -> Result<(), String> {
         let answer = match &sub.subscriber {
             None => Some((event.clone(), headers.clone())),
-            Some(subscriber) => match self.courier.deliver(&sub.label, subscriber, event, headers, &sub.delivery).await
-            {
-                Ok(answer) => answer,
-                Err(failure) => {
-                    return self.courier.dead_letter(&sub.label, &sub.delivery, event, headers, failure).await;
+            Some(subscriber) => {
+                let hop = Hop { label: &sub.label, target: subscriber, role: Role::Subscriber, namespace };
+                match self.courier.deliver(hop, event, headers, &sub.delivery).await {
+                    Ok(answer) => answer,
+                    Err(failure) => return self.courier.dead_letter(hop, &sub.delivery, event, headers, failure).await,
                 }
-            },
+            }
         };
         // No reply destination: a reply event ends here, as upstream.
         let (Some((reply_event, mut reply_headers)), Some(reply)) = (answer, &sub.reply) else { return Ok(()) };
+        continue_trace(headers, &mut reply_headers);
         // The reply of a flow a trigger fed goes on with the TTL the event had.
         if let Some(hops) = headers.get(&HOPS_HEADER) {
             reply_headers.insert(HOPS_HEADER, hops.clone());
         }
         let label = format!("{} reply", sub.label);
-        match self.courier.deliver(&label, reply, &reply_event, &reply_headers, &sub.delivery).await {
+        let hop = Hop { label: &label, target: reply, role: Role::Forward, namespace };
+        match self.courier.deliver(hop, &reply_event, &reply_headers, &sub.delivery).await {
             Ok(_) => Ok(()),
-            Err(failure) => self.courier.dead_letter(&label, &sub.delivery, event, headers, failure).await,
+            Err(failure) => self.courier.dead_letter(hop, &sub.delivery, event, headers, failure).await,
         }
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use fnmesh_runtime::Event;
-use fnmesh_runtime::binding::{decode, detect};
+use fnmesh_runtime::binding::{Encoding, decode, detect};
 use fnmesh_runtime::delivery::{DeliveryPolicy, Next, Tried};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::headers::{HOPS_HEADER, pass_through, with_extension};
+use super::headers::{HOPS_HEADER, pass_through};
 use super::transport::{Attempt, Transport};
 use crate::output::Out;
 use crate::plan::{Delivery, Target};
@@ -32,6 +32,44 @@ pub struct Failure {
 /// What a destination answered: a reply event (with the headers to pass on), or none.
 pub type Delivered = Option<(Event, HeaderMap)>;
 
+/// What a request is in Knative's terms; it decides its headers and how its answer is
+/// read (knative/eventing `pkg/kncloudevents/event_dispatcher.go`,
+/// `pkg/broker/filter/filter_handler.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A channel subscription's subscriber: `Prefer: reply`; a `2xx` body that is not a
+    /// CloudEvent is no reply.
+    Subscriber,
+    /// A trigger's subscriber: `Prefer: reply`; a non-empty `2xx` body that is not a
+    /// CloudEvent fails with `502` (retried, dead-lettered), as the broker's filter
+    /// answers; `structured` (`delivery.format: json`) sends the event in structured mode.
+    Trigger {
+        /// Structured mode.
+        structured: bool,
+    },
+    /// A reply sent on, or an event to a dead letter sink: no `Prefer`.
+    Forward,
+    /// The PingSource adapter's send: no `Prefer`.
+    Source,
+}
+
+/// One request's who and where: what it is, where it goes, and the namespace of the
+/// object that sends it (`Kn-Namespace`, on every request a dispatcher or adapter makes).
+#[derive(Debug, Clone, Copy)]
+pub struct Hop<'a> {
+    /// For logs: `sequence/s step 0`, `trigger/t reply`.
+    pub label: &'a str,
+    /// Where it goes.
+    pub target: &'a Target,
+    /// What it is.
+    pub role: Role,
+    /// The sending object's namespace.
+    pub namespace: &'a str,
+}
+
+/// `Kn-Namespace`: the namespace of the sending object (`pkg/apis/http.go`).
+const KN_NAMESPACE: http::HeaderName = http::HeaderName::from_static("kn-namespace");
+
 /// Sends events over the transport and logs what happened.
 #[derive(Debug, Clone)]
 pub struct Courier {
@@ -42,44 +80,72 @@ pub struct Courier {
 }
 
 impl Courier {
-    /// Sends `event` to `target` under `delivery`'s policy, logging every attempt as
-    /// `label -> name`.
+    /// Sends `event` on `hop` under `delivery`'s policy, logging every attempt.
     pub async fn deliver(
         &self,
-        label: &str,
-        target: &Target,
+        hop: Hop<'_>,
         event: &Event,
         headers: &HeaderMap,
         delivery: &Delivery,
     ) -> Result<Delivered, Box<Failure>> {
-        self.send(label, target, event, headers, &delivery.policy).await
+        self.send(hop, event, headers, &delivery.policy).await
     }
 
-    /// Sends `event` to `target` under `policy`, logging every attempt as `label -> name`.
+    /// Sends `event` on `hop` under `policy`, logging every attempt as `label -> name`.
     pub async fn send(
         &self,
-        label: &str,
-        target: &Target,
+        hop: Hop<'_>,
         event: &Event,
         headers: &HeaderMap,
         policy: &DeliveryPolicy,
     ) -> Result<Delivered, Box<Failure>> {
+        let Hop { label, target, role, namespace } = hop;
         let mut headers = headers.clone();
-        headers.insert("prefer", HeaderValue::from_static("reply"));
+        match role {
+            Role::Subscriber | Role::Trigger { .. } => {
+                headers.insert("prefer", HeaderValue::from_static("reply"));
+            }
+            Role::Forward | Role::Source => {
+                headers.remove("prefer");
+            }
+        }
+        if let Ok(namespace) = HeaderValue::from_str(namespace) {
+            headers.insert(KN_NAMESPACE, namespace);
+        }
         if headers.contains_key(&HOPS_HEADER) && !self.transport.routes.is_mesh(&target.url) {
             headers.remove(&HOPS_HEADER);
         }
+        let encoding = match role {
+            Role::Trigger { structured: true } => Encoding::Structured,
+            _ => Encoding::Binary,
+        };
         let headers = &headers;
         let attempt = |n: u32| async move {
-            match self.transport.post(&target.url, event, headers, policy.timeout).await {
+            // Each request is a span of its own, in the sender's trace (the tracing
+            // transport upstream starts one per request).
+            let headers = with_new_span(headers);
+            match self.transport.post(&target.url, event, &headers, policy.timeout, encoding).await {
                 Attempt::Answered { status, headers: answer, body, elapsed } => {
                     let took = millis(elapsed);
                     let code = status.as_u16();
                     if status.is_success() {
-                        self.out.log(&format!("{label} -> {}: {code} in {took} ms", target.name));
-                        return match reply(&target.url, status, &answer, body) {
-                            Ok(delivered) => Tried::Delivered(delivered),
-                            Err(failure) => Tried::Final(failure),
+                        return match reply(&target.url, status, &answer, body, role) {
+                            Ok(delivered) => {
+                                self.out.log(&format!("{label} -> {}: {code} in {took} ms", target.name));
+                                Tried::Delivered(delivered)
+                            }
+                            Err(failure) if failure.status == 502 => {
+                                let next = describe(policy.next(n, Some(StatusCode::BAD_GATEWAY)));
+                                self.out.log(&format!(
+                                    "{label} -> {}: {code} with a body that is not a CloudEvent in {took} ms{next}",
+                                    target.name
+                                ));
+                                Tried::Answered { status: StatusCode::BAD_GATEWAY, headers: answer, error: failure }
+                            }
+                            Err(failure) => {
+                                self.out.log(&format!("{label} -> {}: {code} in {took} ms", target.name));
+                                Tried::Final(failure)
+                            }
                         };
                     }
                     let next = describe(policy.next(n, Some(status)));
@@ -102,25 +168,20 @@ impl Courier {
     }
 
     /// Sends the original `event` to the dead letter sink of `delivery` with the error
-    /// extensions; without a sink the failure stands.
+    /// extensions; without a sink the failure stands. `hop` is the one that failed.
     pub async fn dead_letter(
         &self,
-        label: &str,
+        hop: Hop<'_>,
         delivery: &Delivery,
         event: &Event,
         headers: &HeaderMap,
         failure: Box<Failure>,
     ) -> Result<(), String> {
         let Some(sink) = &delivery.dead_letter else { return Err(failure.reason) };
-        let mut dead = with_extension(event, "knativeerrordest", failure.url.to_string().trim_end_matches('/'));
-        dead.set_extension("knativeerrorcode", failure.status.to_string());
-        if !failure.body.is_empty() {
-            let mut data = base64::engine::general_purpose::STANDARD.encode(&failure.body);
-            data.truncate(1024);
-            dead.set_extension("knativeerrordata", data);
-        }
-        let sink_label = format!("{label} dead letter");
-        match self.deliver(&sink_label, sink, &dead, headers, delivery).await {
+        let dead = with_error_extensions(event, &failure);
+        let sink_label = format!("{} dead letter", hop.label);
+        let sink_hop = Hop { label: &sink_label, target: sink, role: Role::Forward, namespace: hop.namespace };
+        match self.deliver(sink_hop, &dead, headers, delivery).await {
             Ok(_) => Ok(()),
             Err(dead_failure) => Err(format!(
                 "unable to complete request to either {} ({}) or {} ({})",
@@ -128,6 +189,46 @@ impl Courier {
             )),
         }
     }
+}
+
+/// `event` with the `knativeerror*` extensions of `failure`, as
+/// `pkg/kncloudevents/attributes/knative_error.go` sets them: `knativeerrordest` (the URL
+/// that failed), `knativeerrorcode` (its status; 500 when it did not answer) and
+/// `knativeerrordata` (its body in padded base64, cut to 1024 characters; `""` when empty),
+/// none of them replacing one the event already carries (a second failure keeps the first's).
+pub fn with_error_extensions(event: &Event, failure: &Failure) -> Event {
+    let mut dead = event.clone();
+    let mut set = |name: &str, value: String| {
+        if dead.extension(name).is_none() {
+            dead.set_extension(name, value);
+        }
+    };
+    set("knativeerrordest", failure.url.to_string().trim_end_matches('/').to_owned());
+    set("knativeerrorcode", failure.status.to_string());
+    let mut data = base64::engine::general_purpose::STANDARD.encode(&failure.body);
+    data.truncate(1024);
+    set("knativeerrordata", data);
+    dead
+}
+
+/// `headers` with a `traceparent` whose span id is new (the trace id and flags kept);
+/// `tracestate` goes on unchanged. Without a valid `traceparent`, unchanged.
+fn with_new_span(headers: &HeaderMap) -> HeaderMap {
+    let mut headers = headers.clone();
+    let fresh = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(|parent| {
+        let parts: Vec<&str> = parent.split('-').collect();
+        match parts.as_slice() {
+            [version, trace, span, flags] if trace.len() == 32 && span.len() == 16 => {
+                let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+                HeaderValue::from_str(&format!("{version}-{trace}-{span}-{flags}")).ok()
+            }
+            _ => None,
+        }
+    });
+    if let Some(fresh) = fresh {
+        headers.insert("traceparent", fresh);
+    }
+    headers
 }
 
 /// What the log line says comes next.
@@ -143,19 +244,78 @@ fn millis(elapsed: Duration) -> String {
     format!("{:.1}", elapsed.as_secs_f64() * 1000.0)
 }
 
-/// The event in a 2xx answer: none when the answer is not a CloudEvent (as upstream,
-/// which discards it); a failure when it claims to be one and is not valid.
-fn reply(url: &url::Url, status: StatusCode, headers: &HeaderMap, body: Bytes) -> Result<Delivered, Box<Failure>> {
+/// The event in a 2xx answer: none when the answer is not a CloudEvent (as a channel
+/// does, discarding it; a trigger fails it with `502` when the body is not empty, as the
+/// broker's filter does); a failure when it claims to be one and is not valid.
+fn reply(
+    url: &url::Url,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Bytes,
+    role: Role,
+) -> Result<Delivered, Box<Failure>> {
     match detect(headers) {
+        Ok(None) if matches!(role, Role::Trigger { .. }) && !body.is_empty() => Err(Box::new(Failure {
+            url: url.clone(),
+            status: 502,
+            reason: format!(
+                "{url} answered {status} with a non-empty body that is not a CloudEvent (it must be empty or a \
+                 CloudEvent)"
+            ),
+            body,
+        })),
         Ok(None) => Ok(None),
         Ok(Some(_)) | Err(_) => match decode(headers, body.clone()) {
             Ok(incoming) => Ok(Some((incoming.event, pass_through(headers)))),
             Err(e) => Err(Box::new(Failure {
                 url: url.clone(),
-                status: status.as_u16(),
+                status: if matches!(role, Role::Trigger { .. }) { 502 } else { status.as_u16() },
                 reason: format!("{url} replied with an invalid CloudEvent: {e}"),
                 body,
             })),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10};
+
+    use super::*;
+
+    fn failure(status: u16, body: &'static str) -> Failure {
+        let url = url::Url::parse("http://first.default.svc.cluster.local/").unwrap();
+        Failure { url, status, body: Bytes::from_static(body.as_bytes()), reason: String::new() }
+    }
+
+    #[test]
+    fn dead_letter_extensions_are_knatives() {
+        // pkg/kncloudevents/attributes/knative_error.go: knativeerrordata is always set
+        // (empty for an empty body), and extensions already there are kept.
+        let event = EventBuilderV10::new().id("1").source("/s").ty("t").build().unwrap();
+        let dead = with_error_extensions(&event, &failure(503, ""));
+        let text = |e: &Event, name: &str| e.extension(name).map(ToString::to_string);
+        assert_eq!(text(&dead, "knativeerrordest").as_deref(), Some("http://first.default.svc.cluster.local"));
+        assert_eq!(text(&dead, "knativeerrorcode").as_deref(), Some("503"));
+        assert_eq!(text(&dead, "knativeerrordata").as_deref(), Some(""));
+        let again = with_error_extensions(&dead, &failure(500, "later"));
+        assert_eq!(text(&again, "knativeerrorcode").as_deref(), Some("503"), "the first failure's");
+        assert_eq!(text(&again, "knativeerrordata").as_deref(), Some(""));
+        assert_eq!(again.id(), "1");
+        let long = with_error_extensions(&event, &failure(500, Box::leak("x".repeat(2000).into_boxed_str())));
+        assert_eq!(text(&long, "knativeerrordata").map(|d| d.len()), Some(1024));
+    }
+
+    #[test]
+    fn every_request_is_a_new_span_of_the_same_trace() {
+        let mut headers = HeaderMap::new();
+        headers
+            .insert("traceparent", HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+        let next = with_new_span(&headers);
+        let traceparent = next["traceparent"].to_str().unwrap();
+        assert!(traceparent.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{traceparent}");
+        assert!(traceparent.ends_with("-01") && !traceparent.contains("b7ad6b7169203331"), "{traceparent}");
+        headers.insert("traceparent", HeaderValue::from_static("garbage"));
+        assert_eq!(with_new_span(&headers)["traceparent"], "garbage");
     }
 }

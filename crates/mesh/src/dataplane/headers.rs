@@ -31,6 +31,20 @@ pub fn pass_through(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// The trace of `request` carried on to a reply that names none: upstream's dispatcher
+/// sends the reply within the span of the request (its tracing transport writes
+/// `traceparent` from the context), whatever the subscriber answered.
+pub fn continue_trace(request: &HeaderMap, reply: &mut HeaderMap) {
+    if reply.contains_key("traceparent") {
+        return;
+    }
+    for name in ["traceparent", "tracestate"] {
+        if let Some(value) = request.get(name) {
+            reply.insert(name, value.clone());
+        }
+    }
+}
+
 /// The event with extension `name` set to `value`.
 pub fn with_extension(event: &Event, name: &str, value: impl Into<String>) -> Event {
     let mut event = event.clone();

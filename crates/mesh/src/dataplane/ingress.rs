@@ -79,6 +79,15 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
         return with_retry_after(Error::Unavailable(stopping.into()));
     }
     if let Some(channel) = ingress.mesh.channel(&host) {
+        // The channel dispatcher's own rules (`pkg/channel/event_receiver.go`): `OPTIONS`
+        // answers the WebHook handshake, and a channel lives at `/` only.
+        if request.method() == Method::OPTIONS {
+            return webhook_options();
+        }
+        if path != "/" {
+            let message = format!("{path}: a channel receives events at / only");
+            return Error::InvalidEvent(message).into_response();
+        }
         let _request = work.enter();
         let (event, headers) = match read_event(request, ingress.body_limit).await {
             Ok(read) => read,
@@ -114,13 +123,18 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
         if let (Some(namespace), Some(name), None) = (parts.next(), parts.next(), parts.next())
             && let Some(broker) = ingress.mesh.broker(namespace, name)
         {
+            // `pkg/broker/ingress/ingress_handler.go`: `OPTIONS` answers `200`.
+            if request.method() == Method::OPTIONS {
+                return webhook_options();
+            }
             let _request = work.enter();
             let (event, headers) = match read_event(request, ingress.body_limit).await {
                 Ok(read) => read,
                 Err(response) => return response,
             };
-            return match ingress.mesh.broker_ingress(broker, event, headers) {
+            return match ingress.mesh.broker_ingress(broker, event, headers).await {
                 Admission::Accepted => StatusCode::ACCEPTED.into_response(),
+                Admission::Failed(e) => Error::Internal(e).into_response(),
                 Admission::LoopDropped => {
                     let dropped = "dropped: knativebrokerttl reached 0 (an event loop through the broker?)";
                     Error::InvalidEvent(dropped.into()).into_response()
@@ -145,6 +159,17 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
     .into_response()
 }
 
+/// The answer to `OPTIONS`: `200` with the CloudEvents WebHook headers (the abuse
+/// protection handshake: any origin may send, at any rate).
+fn webhook_options() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert("webhook-allowed-origin", http::HeaderValue::from_static("*"));
+    headers.insert("webhook-allowed-rate", http::HeaderValue::from_static("*"));
+    headers.insert(header::ALLOW, http::HeaderValue::from_static("POST, OPTIONS"));
+    response
+}
+
 /// `503` with `Retry-After: 1`: come back soon.
 fn with_retry_after(error: Error) -> Response {
     let mut response = error.into_response();
@@ -166,7 +191,7 @@ fn full(limit: usize) -> Response {
 async fn read_event(request: Request, limit: usize) -> Result<(fnmesh_runtime::Event, http::HeaderMap), Response> {
     if request.method() != Method::POST {
         let method = request.method().to_string();
-        return Err(Error::MethodNotAllowed { method, allow: "POST" }.into_response());
+        return Err(Error::MethodNotAllowed { method, allow: "POST, OPTIONS" }.into_response());
     }
     let mut request = request;
     let limits = RequestLimits { body: limit, body_setting: "--body-limit", json_depth: usize::MAX };
@@ -174,6 +199,9 @@ async fn read_event(request: Request, limit: usize) -> Result<(fnmesh_runtime::E
     let headers = pass_through(request.headers());
     match IncomingEvent::from_request(request, &()).await {
         Ok(incoming) => Ok((incoming.event, headers)),
+        // A channel or broker answers `400` to what is not a CloudEvent, where a
+        // function answers `415` (`pkg/channel/event_receiver.go`).
+        Err(Error::NotCloudEvent(message)) => Err(Error::InvalidEvent(message).into_response()),
         Err(e) => Err(e.into_response()),
     }
 }

@@ -42,6 +42,8 @@ pub struct Mesh {
     brokers: HashMap<(String, String), Arc<BrokerPlan>>,
     /// The TTL a broker gives an event that has none.
     broker_ttl: i64,
+    /// Brokers answer `202` at once and deliver in the background.
+    async_brokers: bool,
     /// What was accepted and is not done yet.
     pub work: Arc<Work>,
 }
@@ -53,6 +55,9 @@ pub struct Settings {
     pub broker_ttl: u32,
     /// The most bytes of events that background deliveries hold (`--backlog`).
     pub backlog: usize,
+    /// Brokers answer `202` at once and deliver in the background (`--async-brokers`);
+    /// else, as a cluster's, after their triggers are done.
+    pub async_brokers: bool,
 }
 
 impl Mesh {
@@ -69,6 +74,7 @@ impl Mesh {
             channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
             brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
             broker_ttl: i64::from(settings.broker_ttl),
+            async_brokers: settings.async_brokers,
             work: Work::new(settings.backlog),
         }
     }

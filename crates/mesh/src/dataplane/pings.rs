@@ -7,6 +7,7 @@ use fnmesh_runtime::AttributesReader;
 use tokio::sync::watch;
 
 use super::Mesh;
+use super::courier::{Hop, Role};
 use super::services::wait_for;
 use crate::plan::{PingPlan, pings};
 
@@ -21,7 +22,8 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
         tokio::spawn(async move {
             let _ticket = ticket;
             let event = ping.event(at);
-            let sent = mesh.courier.send(&label, &ping.sink, &event, &http::HeaderMap::new(), &policy).await;
+            let hop = Hop { label: &label, target: &ping.sink, role: Role::Source, namespace: &ping.namespace };
+            let sent = mesh.courier.send(hop, &event, &http::HeaderMap::new(), &policy).await;
             if let Err(failure) = sent {
                 mesh.courier.out.log(&format!("{label}: event {} lost: {}", event.id(), failure.reason));
             }

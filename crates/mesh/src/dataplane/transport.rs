@@ -113,9 +113,16 @@ impl Transport {
         self.routes.route(url)
     }
 
-    /// POSTs `event` in binary mode with `headers` added.
-    pub async fn post(&self, url: &Url, event: &Event, headers: &HeaderMap, timeout: Option<Duration>) -> Attempt {
-        let encoded = encode(event, Encoding::Binary);
+    /// POSTs `event` in `encoding` with `headers` added.
+    pub async fn post(
+        &self,
+        url: &Url,
+        event: &Event,
+        headers: &HeaderMap,
+        timeout: Option<Duration>,
+        encoding: Encoding,
+    ) -> Attempt {
+        let encoded = encode(event, encoding);
         let mut all = headers.clone();
         all.extend(encoded.headers);
         self.send(http::Method::POST, url, all, encoded.body, timeout).await
@@ -166,25 +173,60 @@ impl Transport {
     }
 }
 
+/// Why a request got no answer, by its real cause: `timed out`, `connection refused`
+/// (and the other I/O errors by their kind), or the innermost error's words (a name that
+/// does not resolve, a certificate that is not trusted).
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "connection refused".into()
-    } else {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(inner) = source {
-            text = format!("{text}: {inner}");
-            source = inner.source();
-        }
-        text
+        return "timed out".into();
     }
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(inner) = innermost.source() {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+                std::io::ErrorKind::TimedOut => "timed out".into(),
+                _ => io.to_string(),
+            };
+        }
+        innermost = inner;
+    }
+    let text = innermost.to_string();
+    if error.is_connect() { format!("cannot connect: {text}") } else { text }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn https_works_and_failures_name_their_cause() {
+        let transport = Transport::new(Routes::default());
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = |text: &str| Url::parse(text).unwrap();
+        let reason = |attempt: Attempt| match attempt {
+            Attempt::Failed { reason, .. } => reason,
+            Attempt::Answered { status, .. } => format!("answered {status}"),
+        };
+        let target = url(&format!("http://{closed}/"));
+        let refused = transport.send(http::Method::POST, &target, HeaderMap::new(), Bytes::new(), None).await;
+        assert_eq!(reason(refused), "connection refused");
+        // A TLS client exists (rustls): talking TLS to a plain HTTP server fails in the
+        // handshake, and says so, where without TLS support the request could not be made.
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = plain.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = plain.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+            }
+        });
+        let target = url(&format!("https://{addr}/"));
+        let tls = reason(transport.send(http::Method::POST, &target, HeaderMap::new(), Bytes::new(), None).await);
+        // rustls's own words for a server that does not speak TLS, not a false "refused".
+        assert!(tls.contains("corrupt message") || tls.contains("InvalidContentType"), "{tls}");
+    }
 
     #[test]
     fn cluster_hosts_route_to_loopback() {

@@ -248,8 +248,10 @@ pub struct BrokerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerSpec {
-    pub broker: String,
-    /// A broker by reference (a newer form; fnmesh uses `broker`).
+    /// The broker by name; [`TriggerSpec::broker_name`] also reads `brokerRef`.
+    #[serde(default)]
+    pub broker: Option<String>,
+    /// The broker by reference (the newer form, accepted like `broker`).
     #[serde(default)]
     pub broker_ref: Option<KRef>,
     #[serde(default)]
@@ -259,6 +261,14 @@ pub struct TriggerSpec {
     pub subscriber: Destination,
     #[serde(default)]
     pub delivery: Option<DeliverySpec>,
+}
+
+impl TriggerSpec {
+    /// The broker's name: `broker`, else `brokerRef.name`; empty when neither is set
+    /// (a problem the loader reports).
+    pub fn broker_name(&self) -> &str {
+        self.broker.as_deref().or(self.broker_ref.as_ref().map(|r| r.name.as_str())).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -64,7 +64,18 @@ pub fn read_optional(kind: Kind, spec: Option<&Value>) -> (Option<Spec>, Vec<Fie
         Kind::Parallel => typed(kind, spec, Spec::Parallel),
         Kind::PingSource => typed(kind, spec, Spec::PingSource),
         Kind::Broker => typed(kind, spec, Spec::Broker),
-        Kind::Trigger => typed(kind, spec, Spec::Trigger),
+        Kind::Trigger => {
+            let (trigger, mut problems) = typed(kind, spec, Spec::Trigger);
+            // `broker` is required unless `brokerRef` names it (trigger_validation.go).
+            if let Some(Spec::Trigger(t)) = &trigger
+                && t.broker.is_none()
+                && t.broker_ref.is_none()
+            {
+                problems.push(FieldProblem::new("spec", "missing field `broker`"));
+                return (None, problems);
+            }
+            (trigger, problems)
+        }
         Kind::Other => (None, Vec::new()),
     }
 }

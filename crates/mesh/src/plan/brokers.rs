@@ -4,7 +4,7 @@
 
 use super::filters::EventFilter;
 use super::{BrokerPlan, DEFAULT_BROKER, Planner, TriggerPlan};
-use crate::manifests::model::{Destination, TriggerSpec};
+use crate::manifests::model::{DeliverySpec, Destination, TriggerSpec};
 use crate::manifests::{Document, Kind, Spec};
 
 impl Planner<'_> {
@@ -15,14 +15,16 @@ impl Planner<'_> {
 
     /// Checks a Trigger; it is planned with its broker.
     pub(super) fn trigger(&mut self, doc: &Document, spec: &TriggerSpec) {
-        if self.find(Kind::Broker, &doc.namespace, &spec.broker).is_some() {
+        let broker = spec.broker_name();
+        if self.find(Kind::Broker, &doc.namespace, broker).is_some() {
             return;
         }
-        if spec.broker == DEFAULT_BROKER {
+        let path = if spec.broker.is_some() { "spec.broker" } else { "spec.brokerRef" };
+        if broker == DEFAULT_BROKER {
             self.implicit_brokers.insert(doc.namespace.clone());
         } else {
-            let message = format!("no Broker {} in namespace {}", spec.broker, doc.namespace);
-            self.problems.add(&doc.place, "spec.broker", message);
+            let message = format!("no Broker {broker} in namespace {}", doc.namespace);
+            self.problems.add(&doc.place, path, message);
         }
     }
 
@@ -37,14 +39,16 @@ impl Planner<'_> {
 
     fn triggers_of(&mut self, namespace: &str, broker: &str) -> Vec<TriggerPlan> {
         let broker_doc = self.find(Kind::Broker, namespace, broker);
+        // A Broker without `delivery:` gets the cluster's default (`config-br-defaults`).
         let broker_delivery = match broker_doc.and_then(|d| d.spec.as_ref()) {
             Some(Spec::Broker(spec)) => spec.delivery.clone(),
             _ => None,
-        };
+        }
+        .unwrap_or_else(default_broker_delivery);
         let mut triggers = Vec::new();
         for doc in self.all(Kind::Trigger).filter(|d| d.namespace == namespace) {
             let Some(Spec::Trigger(spec)) = &doc.spec else { continue };
-            if spec.broker != broker {
+            if spec.broker_name() != broker {
                 continue;
             }
             let filter = match EventFilter::of_trigger(spec.filter.as_ref(), spec.filters.as_deref()) {
@@ -55,14 +59,29 @@ impl Planner<'_> {
                 }
             };
             let Some(subscriber) = self.destination(doc, "spec.subscriber", &spec.subscriber) else { continue };
-            let delivery = match (&spec.delivery, broker_doc) {
-                (Some(d), _) => self.delivery(doc, "spec.delivery", Some(d)),
-                (None, Some(b)) => self.delivery(b, "spec.delivery", broker_delivery.as_ref()),
-                (None, None) => Default::default(),
-            };
-            triggers.push(TriggerPlan { name: doc.name.clone(), filter, subscriber, delivery });
+            // The trigger's delivery replaces the broker's as a whole, but its dead letter
+            // sink falls back to the broker's.
+            let fallback = broker_doc.unwrap_or(doc);
+            let delivery = self.delivery_or(
+                spec.delivery.as_ref().map(|d| (doc, "spec.delivery", d)),
+                Some((fallback, "spec.delivery", &broker_delivery)),
+            );
+            let structured = spec.delivery.as_ref().and_then(|d| d.format.as_deref()) == Some("json");
+            triggers.push(TriggerPlan { name: doc.name.clone(), filter, subscriber, delivery, structured });
         }
         triggers
+    }
+}
+
+/// The delivery of a Broker that has none: the cluster default of `config-br-defaults`
+/// (knative/eventing `config/core/configmaps/default-broker.yaml`): 10 retries,
+/// exponential backoff from 0.2 s.
+pub fn default_broker_delivery() -> DeliverySpec {
+    DeliverySpec {
+        retry: Some(10),
+        backoff_policy: Some("exponential".into()),
+        backoff_delay: Some("PT0.2S".into()),
+        ..DeliverySpec::default()
     }
 }
 
@@ -90,8 +109,10 @@ pub fn loops(documents: &[Document]) -> Vec<String> {
             }
             _ => Vec::new(),
         };
-        let back =
-            replies.iter().filter_map(|r| r.reference.as_ref()).any(|r| r.kind == "Broker" && r.name == spec.broker);
+        let back = replies
+            .iter()
+            .filter_map(|r| r.reference.as_ref())
+            .any(|r| r.kind == "Broker" && r.name == spec.broker_name());
         if back {
             warnings.push(format!(
                 "{}: trigger {} feeds {} {} whose reply goes back to broker {}: if the reply matches the trigger \
@@ -102,7 +123,7 @@ pub fn loops(documents: &[Document]) -> Vec<String> {
                 trigger.name,
                 flow.kind_name,
                 flow.name,
-                spec.broker
+                spec.broker_name()
             ));
         }
     }

@@ -10,17 +10,26 @@ use crate::manifests::{Document, Kind, Spec};
 /// The annotation that makes a channel answer before its subscribers are done.
 pub const ASYNC_ANNOTATION: &str = "messaging.knative.dev/async-handler";
 
-/// Whether the async annotation is on.
-pub(super) fn is_async(metadata: &Metadata) -> bool {
-    metadata.annotations.get(ASYNC_ANNOTATION).is_some_and(|v| v == "true")
+/// Whether the async annotation is on: an InMemoryChannel's own, read as Go's
+/// `strconv.ParseBool` reads it (`pkg/channel/fanout/fanout_event_handler.go` for the
+/// handler, `pkg/reconciler/inmemorychannel/dispatcher` for the annotation).
+pub(super) fn is_async(kind: Kind, metadata: &Metadata) -> bool {
+    kind == Kind::InMemoryChannel
+        && metadata
+            .annotations
+            .get(ASYNC_ANNOTATION)
+            .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "TRUE" | "true" | "True"))
 }
 
 impl Planner<'_> {
     pub(super) fn channel(&mut self, doc: &Document, spec: &ChannelSpec) {
-        let delivery = spec
-            .delivery
-            .clone()
-            .or_else(|| spec.channel_template.as_ref().and_then(|t| t.spec.as_ref()).and_then(|s| s.delivery.clone()));
+        let (channel_path, delivery) = match &spec.delivery {
+            Some(delivery) => ("spec.delivery", Some(delivery)),
+            None => (
+                "spec.channelTemplate.spec.delivery",
+                spec.channel_template.as_ref().and_then(|t| t.spec.as_ref()).and_then(|s| s.delivery.as_ref()),
+            ),
+        };
         // Subscriptions on this channel: planned here so the channel knows them all.
         let mut subscriptions = Vec::new();
         for sub_doc in self.all(Kind::Subscription) {
@@ -31,10 +40,10 @@ impl Planner<'_> {
             }
             let subscriber = sub.subscriber.as_ref().and_then(|d| self.destination(sub_doc, "spec.subscriber", d));
             let reply = sub.reply.as_ref().and_then(|d| self.destination(sub_doc, "spec.reply", d));
-            let delivery = match &sub.delivery {
-                Some(own) => self.delivery(sub_doc, "spec.delivery", Some(own)),
-                None => self.delivery(doc, "spec.delivery", delivery.as_ref()),
-            };
+            let delivery = self.delivery_or(
+                sub.delivery.as_ref().map(|own| (sub_doc, "spec.delivery", own)),
+                delivery.map(|d| (doc, channel_path, d)),
+            );
             subscriptions.push(SubscriptionPlan {
                 label: format!("subscription/{}", sub_doc.name),
                 subscriber,
@@ -44,8 +53,9 @@ impl Planner<'_> {
         }
         self.plan.channels.push(ChannelPlan {
             host: channel_host(&doc.name, &doc.namespace),
+            namespace: doc.namespace.clone(),
             label: format!("channel/{}", doc.name),
-            asynchronous: is_async(&doc.metadata),
+            asynchronous: is_async(doc.kind, &doc.metadata),
             subscriptions,
         });
     }

@@ -45,14 +45,15 @@ pub fn delivery(spec: &DeliverySpec, path: &str, dead_letter: Option<Target>) ->
     let timeout = duration("timeout", &spec.timeout);
     let retry_after_max = duration("retryAfterMax", &spec.retry_after_max);
     let policy = match spec.backoff_policy.as_deref() {
-        None | Some("exponential") => Backoff::Exponential,
-        Some("linear") => Backoff::Linear,
+        None => None,
+        Some("exponential") => Some(Backoff::Exponential),
+        Some("linear") => Some(Backoff::Linear),
         Some(other) => {
             problems.push(FieldProblem::new(
                 format!("{path}.backoffPolicy"),
                 format!("{other:?} is not linear or exponential"),
             ));
-            Backoff::Exponential
+            None
         }
     };
     let retry = match spec.retry {
@@ -64,9 +65,9 @@ pub fn delivery(spec: &DeliverySpec, path: &str, dead_letter: Option<Target>) ->
         }
     };
     if problems.is_empty() {
-        // As upstream: no backoff unless both the policy and the delay are given (the
-        // policy defaults to exponential when only the delay is).
-        let backoff = delay.map(|d| (policy, d));
+        // As upstream (pkg/kncloudevents/retries.go, RetryConfigFromDeliverySpec): no wait
+        // unless both the policy and the delay are given; a delay alone retries at once.
+        let backoff = policy.zip(delay);
         let policy = DeliveryPolicy { retry, backoff, timeout, retry_after_max, ..DeliveryPolicy::default() };
         Ok(Delivery { policy, dead_letter })
     } else {
@@ -105,6 +106,17 @@ mod tests {
         let waits: Vec<u128> = (1..=3).map(|k| linear.backoff(k).as_millis()).collect();
         assert_eq!(waits, [0, 200, 400]);
         assert_eq!(DeliveryPolicy::default().backoff(2), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_delay_without_a_policy_retries_at_once() {
+        // pkg/kncloudevents/retries.go: the backoff function is set only when
+        // `spec.BackoffPolicy != nil && spec.BackoffDelay != nil`.
+        let mut delay_only = spec("exponential", "PT1S");
+        delay_only.backoff_policy = None;
+        let policy = delivery(&delay_only, "spec.delivery", None).unwrap().policy;
+        assert_eq!(policy.backoff, None);
+        assert_eq!((1..=3).map(|k| policy.backoff(k)).collect::<Vec<_>>(), [Duration::ZERO; 3]);
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub enum Workload {
 pub struct ChannelPlan {
     /// `C-kn-channel.namespace.svc.cluster.local`.
     pub host: String,
+    /// The namespace of the channel (`Kn-Namespace` on what its dispatcher sends).
+    pub namespace: String,
     /// For logs: `channel/C`, `sequence/Q step 0`, `parallel/P`, `parallel/P branch 1`.
     pub label: String,
     /// Answers `202` at once instead of after the fan-out.
@@ -127,6 +129,8 @@ pub struct TriggerPlan {
     pub subscriber: Target,
     /// Retries and dead letter sink, for the subscriber and the reply.
     pub delivery: Delivery,
+    /// `delivery.format: json`: the subscriber gets structured mode.
+    pub structured: bool,
 }
 
 /// One row of `fnmesh get`.

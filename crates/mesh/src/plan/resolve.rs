@@ -66,6 +66,33 @@ impl Planner<'_> {
         }
     }
 
+    /// The delivery of a subscription: its `own` delivery, else the `fallback` one (the
+    /// channel template's, the channel's, the broker's), each as (document, path, spec).
+    /// The dead letter sink falls back on its own: an own delivery without
+    /// `deadLetterSink` still uses the fallback's sink, as the Subscription reconciler
+    /// fills it from the channel (`pkg/reconciler/subscription/subscription.go`) and the
+    /// broker's filter from the broker.
+    pub(super) fn delivery_or(
+        &mut self,
+        own: Option<(&Document, &str, &DeliverySpec)>,
+        fallback: Option<(&Document, &str, &DeliverySpec)>,
+    ) -> Delivery {
+        let Some((doc, path, spec)) = own else {
+            return match fallback {
+                Some((doc, path, spec)) => self.delivery(doc, path, Some(spec)),
+                None => Delivery::default(),
+            };
+        };
+        let mut delivery = self.delivery(doc, path, Some(spec));
+        if spec.dead_letter_sink.is_none()
+            && let Some((doc, path, fallback)) = fallback
+            && let Some(sink) = &fallback.dead_letter_sink
+        {
+            delivery.dead_letter = self.destination(doc, &format!("{path}.deadLetterSink"), sink);
+        }
+        delivery
+    }
+
     /// The delivery of `spec` found at `path` of `doc` (none: one attempt, no sink).
     pub(super) fn delivery(&mut self, doc: &Document, path: &str, spec: Option<&DeliverySpec>) -> Delivery {
         let Some(spec) = spec else { return Delivery::default() };

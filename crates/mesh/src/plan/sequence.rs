@@ -1,10 +1,9 @@
 //! Sequence, expanded as the flows controller does: channel `Q-kn-sequence-i` per step
 //! with one subscription (subscriber = the step, reply = the next step's channel, or the
 //! Sequence's reply after the last step); delivery is the step's, else the channel
-//! template's.
+//! template's, the dead letter sink falling back on its own.
 
 use super::address::{self, channel_host, channel_url};
-use super::channels::is_async;
 use super::{ChannelPlan, Planner, SubscriptionPlan, Target};
 use crate::manifests::Document;
 use crate::manifests::model::SequenceSpec;
@@ -21,10 +20,11 @@ impl Planner<'_> {
         let n = spec.steps.len();
         for (i, step) in spec.steps.iter().enumerate() {
             let subscriber = self.destination(doc, &format!("spec.steps[{i}]"), &step.destination());
-            let delivery = match &step.delivery {
-                Some(d) => self.delivery(doc, &format!("spec.steps[{i}].delivery"), Some(d)),
-                None => self.delivery(doc, "spec.channelTemplate.spec.delivery", template_delivery),
-            };
+            let path = format!("spec.steps[{i}].delivery");
+            let delivery = self.delivery_or(
+                step.delivery.as_ref().map(|d| (doc, path.as_str(), d)),
+                template_delivery.map(|d| (doc, "spec.channelTemplate.spec.delivery", d)),
+            );
             let next = if i + 1 < n {
                 channel_url(&channel_host(&address::sequence_channel(&doc.name, i + 1), &doc.namespace))
                     .map(|url| Target { url, name: format!("step {}", i + 1) })
@@ -33,8 +33,11 @@ impl Planner<'_> {
             };
             self.plan.channels.push(ChannelPlan {
                 host: channel_host(&address::sequence_channel(&doc.name, i), &doc.namespace),
+                namespace: doc.namespace.clone(),
                 label: format!("sequence/{} step {i}", doc.name),
-                asynchronous: is_async(&doc.metadata),
+                // The async annotation is an InMemoryChannel's own: a Sequence does not
+                // copy its annotations to the channels it creates.
+                asynchronous: false,
                 subscriptions: vec![SubscriptionPlan {
                     label: format!("sequence/{} step {i}", doc.name),
                     subscriber,
