@@ -1,10 +1,11 @@
 //! The HTTP service around a function's router, and how it is served and drained.
 //!
-//! [`service`] adds what every function answers the same way: `GET /healthz`, a JSON
-//! 404, the header, body and JSON depth limits, and `traceparent`/`tracestate` copied
-//! onto replies. [`serve`] accepts HTTP/1.1 connections with hyper (with a hard cap on
-//! headers past the configured limits) until a shutdown signal, then stops
-//! accepting, lets in-flight requests finish for at most the grace period, and returns.
+//! [`service`] adds what every function answers the same way: `GET /healthz` (unless
+//! the function answers it itself, with [`health`]), a JSON 404, the header, body and
+//! JSON depth limits, and `traceparent`/`tracestate` copied onto replies. [`serve`]
+//! accepts HTTP/1.1 connections with hyper (with a hard cap on headers past the
+//! configured limits) until a shutdown signal, then stops accepting, lets in-flight
+//! requests finish for at most the grace period, and returns.
 
 use std::future::Future;
 use std::io;
@@ -44,12 +45,15 @@ pub fn any_path(route: MethodRouter) -> Router {
     Router::new().route("/", route.clone()).route("/{*path}", route)
 }
 
-/// `router` with what every function shares: `GET /healthz` (204), a JSON `404`
-/// for unknown paths, the limits from `config` (headers: a JSON `431`; body and JSON
-/// depth: read by the event extractor), and trace context on replies.
+/// `router` with what every function shares: `GET /healthz` (204, unless `router`
+/// routes `GET /healthz` itself, see [`health`]), a JSON `404` for unknown paths, the
+/// limits from `config` (headers: a JSON `431`; body and JSON depth: read by the event
+/// extractor), and trace context on replies.
 pub fn service(router: Router, config: &ServeConfig) -> Router {
     let router = router
-        .route("/healthz", get(|| async { StatusCode::NO_CONTENT }))
+        // A fallback, not a GET route: axum merges it with the function's own
+        // `GET /healthz` if there is one, and that route wins.
+        .route("/healthz", MethodRouter::new().fallback(healthy))
         .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) })
         .layer(Extension(RequestLimits {
             body: config.body_limit,
@@ -58,6 +62,33 @@ pub fn service(router: Router, config: &ServeConfig) -> Router {
         }))
         .layer(middleware::from_fn(trace_context));
     limit_headers(router, config)
+}
+
+/// `GET /healthz` for a function whose health can change (an engine pool that can get
+/// stuck): `204` while `check` returns `Ok`, `503` with `{"error": <the reason>}`
+/// otherwise. The function adds it to its router, `.route("/healthz", health(check))`,
+/// and [`service`] keeps it in place of its plain `204`. `check` runs on every probe:
+/// keep it cheap and non-blocking.
+pub fn health<F>(check: F) -> MethodRouter
+where
+    F: Fn() -> Result<(), String> + Clone + Send + Sync + 'static,
+{
+    get(move || {
+        let answer = match check() {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(reason) => Error::Unavailable(reason).into_response(),
+        };
+        async move { answer }
+    })
+}
+
+/// `/healthz` of a function with no check of its own: `204` for `GET` and `HEAD`.
+async fn healthy(method: Method) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        Error::MethodNotAllowed { method: method.to_string(), allow: "GET" }.into_response()
+    }
 }
 
 /// `router` refusing requests over `FNMESH_MAX_HEADERS` or `FNMESH_MAX_HEADER_BYTES`
@@ -243,6 +274,26 @@ mod tests {
         let (status, _, body) = call(app(), http::Request::get("/healthz").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(body, "");
+    }
+
+    #[tokio::test]
+    async fn a_function_answers_healthz_itself_with_health() {
+        let sick = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let check = {
+            let sick = sick.clone();
+            move || if sick.load(std::sync::atomic::Ordering::Relaxed) { Err("stuck".to_owned()) } else { Ok(()) }
+        };
+        let router = any_path(ce_post(|| async { "posted" })).route("/healthz", health(check));
+        let app = service(router, &ServeConfig::default());
+        let get = || http::Request::get("/healthz").body(Body::empty()).unwrap();
+        let (status, _, body) = call(app.clone(), get()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::NO_CONTENT, ""));
+        sick.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (status, _, body) = call(app.clone(), get()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::SERVICE_UNAVAILABLE, r#"{"error":"stuck"}"#));
+        let (status, headers, _) = call(app, http::Request::post("/healthz").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers["allow"], "GET");
     }
 
     #[tokio::test]
