@@ -1,4 +1,5 @@
-//! One QuickJS runtime with the expression compiled into three entry points.
+//! One QuickJS runtime with the expression compiled into three entry points, its context
+//! locked down (`lockdown.js`) so that one evaluation leaves nothing for the next.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -10,13 +11,16 @@ use rquickjs::{CaughtError, Context, Ctx, Function, Object, Persistent, Runtime,
 use crate::{JsError, Limits};
 
 /// The expression goes on line 2 of this wrapper, so error lines are off by one.
-/// The built-ins the wrapper needs are captured first, so that an expression that
-/// overwrites `JSON` cannot break later evaluations.
-const PREFIX: &str = "(function (__fnmesh_env, __fnmesh_cases) { \
-const __fnmesh_parse = JSON.parse, __fnmesh_stringify = JSON.stringify; \
+/// What the expression can reach of the wrapper is `const` (its parameters are copied
+/// and never read again), so that an evaluation cannot rebind what the next one uses;
+/// the built-ins it needs are captured first, and `lockdown.js` freezes the rest.
+const PREFIX: &str = "(function (__fnmesh_env0, __fnmesh_cases0) { \
+const __fnmesh_env = __fnmesh_env0, __fnmesh_cases = __fnmesh_cases0, \
+__fnmesh_parse = JSON.parse, __fnmesh_stringify = JSON.stringify; \
 const __fnmesh_f = function (event, env) { return (\n";
 const SUFFIX: &str = "\n); };
 return {
+  expression: __fnmesh_f,
   truthy: function (json) { return !!__fnmesh_f(__fnmesh_parse(json), __fnmesh_env); },
   value: function (json) {
     const v = __fnmesh_f(__fnmesh_parse(json), __fnmesh_env);
@@ -25,6 +29,9 @@ return {
   equals: function (json, n) { return __fnmesh_f(__fnmesh_parse(json), __fnmesh_env) === __fnmesh_cases[n]; },
 };
 })";
+
+/// Freezes what evaluations could share; called once per engine.
+const LOCKDOWN: &str = include_str!("lockdown.js");
 
 /// What a program is: the expression, the name of its variable, and its bindings.
 #[derive(Debug, Clone)]
@@ -59,10 +66,17 @@ pub enum Outcome {
     Json(Option<String>),
 }
 
+/// The expression's three entry points.
+struct Entries {
+    truthy: Persistent<Function<'static>>,
+    value: Persistent<Function<'static>>,
+    equals: Persistent<Function<'static>>,
+}
+
 /// One runtime: its own heap, limits and compiled entry points.
 pub struct Engine {
     /// Declared before `context`: the handles must be freed before the runtime is.
-    entries: [Persistent<Function<'static>>; 3],
+    entries: Entries,
     context: Context,
     deadline: Rc<Cell<Option<Instant>>>,
     interrupted: Rc<Cell<bool>>,
@@ -71,7 +85,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Compiles `program` in a new runtime with `limits`.
+    /// Compiles `program` in a new runtime with `limits`, and locks the context down.
     pub fn new(program: &Program, limits: &Limits) -> Result<Self, JsError> {
         let engine_error = |e: rquickjs::Error| JsError::Engine(e.to_string());
         let runtime = Runtime::new().map_err(engine_error)?;
@@ -94,17 +108,20 @@ impl Engine {
         Ok(Self { entries, context, deadline, interrupted, program: program.clone(), limits: *limits })
     }
 
-    /// Evaluates the expression for `event_json` (the event as a JSON object).
+    /// Evaluates the expression for `event_json` (the event as a JSON object), then runs
+    /// the promise jobs it left, within the same time limit: past it, the evaluation is a
+    /// [`JsError::Timeout`] and the engine is rebuilt, which drops the jobs left.
     pub fn call(&self, call: &Call, event_json: &str) -> Result<Outcome, JsError> {
         self.interrupted.set(false);
-        self.deadline.set(Some(Instant::now() + self.limits.timeout));
-        let result = self.context.with(|ctx| {
-            let index = match call {
-                Call::Truthy => 0,
-                Call::Value => 1,
-                Call::Equals(_) => 2,
+        let deadline = Instant::now() + self.limits.timeout;
+        self.deadline.set(Some(deadline));
+        let mut result = self.context.with(|ctx| {
+            let entry = match call {
+                Call::Truthy => &self.entries.truthy,
+                Call::Value => &self.entries.value,
+                Call::Equals(_) => &self.entries.equals,
             };
-            let function = self.entries[index].clone().restore(&ctx).map_err(|e| JsError::Engine(e.to_string()))?;
+            let function = entry.clone().restore(&ctx).map_err(|e| JsError::Engine(e.to_string()))?;
             let result = match call {
                 Call::Truthy => function.call::<_, bool>((event_json,)).map(Outcome::Bool),
                 Call::Value => function.call::<_, Option<String>>((event_json,)).map(Outcome::Json),
@@ -112,6 +129,9 @@ impl Engine {
             };
             result.map_err(|e| self.classify(&ctx, e))
         });
+        if !matches!(&result, Err(e) if Self::is_spent(e)) && !self.drain_jobs(deadline) {
+            result = Err(JsError::Timeout { var: self.program.var.clone(), limit: self.limits.timeout });
+        }
         self.deadline.set(None);
         result
     }
@@ -119,6 +139,26 @@ impl Engine {
     /// Whether the last failure means this engine should be rebuilt.
     pub fn is_spent(error: &JsError) -> bool {
         matches!(error, JsError::Timeout { .. } | JsError::OutOfMemory { .. } | JsError::Engine(_))
+    }
+
+    /// Runs the promise jobs the evaluation queued, as Node would after a script, until
+    /// none is left (`true`) or `deadline` passes (`false`: jobs remain, or one was
+    /// interrupted). They cannot change what the evaluation answered, only waste its time.
+    fn drain_jobs(&self, deadline: Instant) -> bool {
+        let runtime = self.context.runtime();
+        while runtime.is_job_pending() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            if let Err(job) = runtime.execute_pending_job() {
+                // A rejected promise nobody handles: drop the exception.
+                job.0.with(|ctx| drop(ctx.catch()));
+                if self.interrupted.get() {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     fn classify(&self, ctx: &Ctx<'_>, error: rquickjs::Error) -> JsError {
@@ -137,14 +177,10 @@ impl Engine {
     }
 }
 
-/// Evaluates the wrapper and keeps its three entry points.
-fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<[Persistent<Function<'static>>; 3], JsError> {
-    let mut options = EvalOptions::default();
-    options.global = true;
-    options.strict = false;
-    options.filename = Some(program.var.clone());
+/// Evaluates the wrapper, locks the context down, and keeps the entry points.
+fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<Entries, JsError> {
     let source = format!("{PREFIX}{}{SUFFIX}", program.source);
-    let factory: Function<'_> = match ctx.eval_with_options(source, options) {
+    let factory: Function<'_> = match ctx.eval_with_options(source, script_options(&program.var)) {
         Ok(factory) => factory,
         Err(error) => return Err(syntax_error(ctx, error, program)),
     };
@@ -153,12 +189,28 @@ fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<[Persistent<Function<'sta
     };
     let env = bindings(&program.env_json)?;
     let cases = bindings(&program.cases_json)?;
-    let entries: Object<'_> = factory.call((env, cases)).map_err(|e| JsError::Engine(caught_message(ctx, e)))?;
+    let entries: Object<'_> =
+        factory.call((env.clone(), cases.clone())).map_err(|e| JsError::Engine(caught_message(ctx, e)))?;
+    let lockdown: Function<'_> = ctx
+        .eval_with_options(LOCKDOWN, script_options("lockdown.js"))
+        .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
+    lockdown
+        .call::<_, ()>((entries.clone(), env, cases))
+        .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
     let entry = |name: &str| -> Result<Persistent<Function<'static>>, JsError> {
         let function: Function<'_> = entries.get(name).map_err(|e| JsError::Engine(e.to_string()))?;
         Ok(Persistent::save(ctx, function))
     };
-    Ok([entry("truthy")?, entry("value")?, entry("equals")?])
+    Ok(Entries { truthy: entry("truthy")?, value: entry("value")?, equals: entry("equals")? })
+}
+
+/// A sloppy-mode global script named `filename` in stack traces.
+fn script_options(filename: &str) -> EvalOptions {
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = false;
+    options.filename = Some(filename.to_owned());
+    options
 }
 
 /// `SyntaxError: ...` with the position in the expression, from QuickJS's stack line

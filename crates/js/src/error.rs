@@ -49,6 +49,27 @@ pub enum JsError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The evaluation ran past the time limit without being interrupted (QuickJS does
+    /// not check the deadline everywhere: a long string search runs to its end); the
+    /// watchdog answered for it, abandoned its engine thread and, room permitting,
+    /// started another.
+    #[error("{var}: evaluation still running after {after:?}, past FNMESH_EVAL_TIMEOUT; its engine was abandoned")]
+    Abandoned {
+        /// The variable that holds the expression.
+        var: String,
+        /// How long it had run when the watchdog gave up on it.
+        after: Duration,
+    },
+    /// Every engine is stuck in an evaluation past the time limit and no more threads
+    /// may start to replace them.
+    #[error(
+        "every JavaScript engine is stuck in an evaluation past FNMESH_EVAL_TIMEOUT ({abandoned} abandoned and \
+         still running, no room for more under FNMESH_EVAL_ABANDONED); retry later"
+    )]
+    NoEngine {
+        /// Engine threads abandoned and still running.
+        abandoned: usize,
+    },
     /// Every engine is busy and the queue is full.
     #[error("all {workers} expression engines are busy and {queue} evaluations are waiting")]
     Busy {

@@ -10,7 +10,13 @@
 //! `Math`, `Date`, `JSON`, `RegExp`, ...); each evaluation is bounded in time (an
 //! interrupt handler checks a deadline) and each engine in memory and stack depth. A
 //! runaway expression fails that one evaluation with [`JsError::Timeout`] or
-//! [`JsError::OutOfMemory`]; its engine is rebuilt and the pool keeps serving.
+//! [`JsError::OutOfMemory`]; its engine is rebuilt and the pool keeps serving. Where
+//! QuickJS does not poll the interrupt (a long string search), a watchdog answers
+//! [`JsError::Abandoned`] past the deadline and replaces the engine thread (see `pool`).
+//!
+//! Evaluations share nothing: each engine's context is locked down once (`lockdown.js`:
+//! built-ins, the global object, `env` and `CASES` deeply frozen, no code from strings)
+//! and the promise jobs an evaluation queues run before the next one starts.
 
 mod engine;
 mod error;

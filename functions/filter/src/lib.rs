@@ -14,12 +14,38 @@
 //! answered `200` with `{"error": ...}` as data); past `FNMESH_EVAL_TIMEOUT`, `503`.
 //! JavaScript and JSONPath run off the request threads, so `/healthz` answers while they
 //! evaluate.
+//!
+//! JavaScript settings (besides `FNMESH_EVAL_TIMEOUT`, `FNMESH_EVAL_MEMORY` and
+//! `FNMESH_EVAL_WORKERS`, see `fnmesh_expr::EvalConfig`):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `FNMESH_JS_ENV` | empty | comma-separated names of the variables `env` holds (under the same names); no other variable is visible to the expression |
+//! | `FNMESH_EVAL_ABANDONED` | `FNMESH_EVAL_WORKERS` | engine threads that may run beyond `FNMESH_EVAL_WORKERS` to replace ones stuck past the time limit |
+//!
+//! Differences from filter-nodejs's JavaScript, each for isolation:
+//!
+//! * `env` is not `process.env`: it holds only what `FNMESH_JS_ENV` names (filter-nodejs
+//!   handed every expression, and so every producer that steers it, the whole
+//!   environment, secrets included). An expression reading `env.MODE` needs
+//!   `FNMESH_JS_ENV=MODE`.
+//! * Evaluations share nothing: the built-ins, the global object and `env` are frozen
+//!   (filter-nodejs ran each event in a new `vm` context; one here would cost ten times
+//!   the evaluation). So an expression cannot create globals (`x = 1` does nothing;
+//!   declare with `let` or `var` inside a function instead) nor change a built-in;
+//!   assigning `toString`, `constructor`, an error's `name` or `message` to an object
+//!   still works. Promise callbacks run right after the expression, within its time.
+//! * `eval` and `Function(...)` (code from strings) throw `EvalError`.
+//! * The time limit holds whatever the expression does: an evaluation that ignores the
+//!   interrupt (a long string search) is answered `503` once it has run for twice
+//!   `FNMESH_EVAL_TIMEOUT` (at most one second more), its engine thread is abandoned and
+//!   replaced, and `GET /healthz` answers `503` with the reason until that thread ends.
 
 mod dialect;
 
 use std::sync::Arc;
 
-use fnmesh_runtime::server::{any_path, ce_post};
+use fnmesh_runtime::server::{any_path, ce_post, health};
 use fnmesh_runtime::{ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
 
 pub use dialect::Filter;
@@ -31,13 +57,22 @@ fn launch(env: &Env, _serve: &ServeConfig, _console: Console) -> Result<Router, 
     Ok(app(Filter::from_env(env)?))
 }
 
-/// The routes: `POST` an event to any path.
+/// The routes: `POST` an event to any path; with JavaScript, `GET /healthz` reports the
+/// engine pool.
 pub fn app(filter: Filter) -> Router {
+    let pool = match &filter {
+        Filter::Js(pool) => Some(pool.clone()),
+        Filter::Cesql(_) | Filter::JsonPath(_) => None,
+    };
     let filter = Arc::new(filter);
-    any_path(ce_post(move |incoming: IncomingEvent| {
+    let router = any_path(ce_post(move |incoming: IncomingEvent| {
         let filter = filter.clone();
         async move { handle(&filter, incoming).await }
-    }))
+    }));
+    match pool {
+        Some(pool) => router.route("/healthz", health(move || pool.health())),
+        None => router,
+    }
 }
 
 async fn handle(filter: &Filter, incoming: IncomingEvent) -> Result<Reply, Error> {

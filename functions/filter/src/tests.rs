@@ -45,7 +45,11 @@ async fn the_docs_javascript_filter_passes_even_minutes() {
 
 #[tokio::test]
 async fn javascript_sees_extensions_env_and_text_data() {
-    let router = filter(&[("FILTER", "event.myext === 'yes' && env.MODE === 'strict'"), ("MODE", "strict")]);
+    let router = filter(&[
+        ("FILTER", "event.myext === 'yes' && env.MODE === 'strict'"),
+        ("MODE", "strict"),
+        ("FNMESH_JS_ENV", "MODE"),
+    ]);
     assert!(passes(&router, &at(1)).await);
     let text = filter(&[("FILTER", "event.data.startsWith('plain')")]);
     let request = CeRequest::binary().header("content-type", "text/plain").body("plain text");

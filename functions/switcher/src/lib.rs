@@ -8,13 +8,28 @@
 //! Differences from the original: the original replied with the whole event envelope as
 //! the new data; fnmesh passes the event through unchanged. `n` outside `CASES` answers
 //! `404` (the original compared with `undefined`). A throwing expression answers `422`.
+//!
+//! JavaScript settings (besides `FNMESH_EVAL_TIMEOUT`, `FNMESH_EVAL_MEMORY` and
+//! `FNMESH_EVAL_WORKERS`, see `fnmesh_expr::EvalConfig`):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `FNMESH_JS_ENV` | empty | comma-separated names of the variables `env` holds (under the same names); no other variable is visible to the expression |
+//! | `FNMESH_EVAL_ABANDONED` | `FNMESH_EVAL_WORKERS` | engine threads that may run beyond `FNMESH_EVAL_WORKERS` to replace ones stuck past the time limit |
+//!
+//! JavaScript differs from switcher-nodejs's as the filter's does (see the filter): `env`
+//! holds only what `FNMESH_JS_ENV` names, not `process.env`; evaluations share nothing
+//! (built-ins, the global object, `env` and `CASES` are frozen); `eval` and
+//! `Function(...)` throw; an evaluation that ignores its interrupt is answered `503` at
+//! twice `FNMESH_EVAL_TIMEOUT` and `GET /healthz` answers `503` until its abandoned
+//! engine thread ends.
 
 use std::sync::Arc;
 
 use axum::extract::Path;
 use fnmesh_expr::{EvalConfig, event_view, js_error};
 use fnmesh_js::JsPool;
-use fnmesh_runtime::server::ce_post;
+use fnmesh_runtime::server::{ce_post, health};
 use fnmesh_runtime::{ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
 
 /// The switcher, for [`fnmesh_runtime::run_function`] and `fnmesh run`.
@@ -64,16 +79,19 @@ fn launch(env: &Env, _serve: &ServeConfig, _console: Console) -> Result<Router, 
     Ok(app(Switch::from_env(env)?))
 }
 
-/// The routes: `POST /<n>`.
+/// The routes: `POST /<n>`, and `GET /healthz` reporting the engine pool.
 pub fn app(switch: Switch) -> Router {
+    let pool = switch.pool.clone();
     let switch = Arc::new(switch);
-    Router::new().route(
-        "/{branch}",
-        ce_post(move |Path(branch): Path<String>, incoming: IncomingEvent| {
-            let switch = switch.clone();
-            async move { switch.route(&branch, incoming).await }
-        }),
-    )
+    Router::new()
+        .route(
+            "/{branch}",
+            ce_post(move |Path(branch): Path<String>, incoming: IncomingEvent| {
+                let switch = switch.clone();
+                async move { switch.route(&branch, incoming).await }
+            }),
+        )
+        .route("/healthz", health(move || pool.health()))
 }
 
 #[cfg(test)]
@@ -114,6 +132,22 @@ mod tests {
         assert_eq!(answer.error(), "no route for /3 (CASES has 3 entries: use /0 to /2)");
         assert_eq!(call(&router, &at(0, "/x")).await.status, StatusCode::NOT_FOUND);
         assert_eq!(call(&router, &at(0, "/")).await.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn env_holds_only_what_fnmesh_js_env_names_and_healthz_reports_the_pool() {
+        let env = Env::from_pairs([
+            ("EXPRESSION", "JSON.stringify(env)"),
+            ("CASES", r#"["{\"REGION\":\"eu\"}"]"#),
+            ("FNMESH_JS_ENV", "REGION"),
+            ("REGION", "eu"),
+            ("STATE_SECRET", "s3cr3t"),
+            ("FNMESH_EVAL_WORKERS", "1"),
+        ]);
+        let router = SPEC.build(&env, Console::null()).unwrap().0;
+        assert_eq!(call(&router, &at(0, "/0")).await.text(), "x", "env is exactly {{REGION: 'eu'}}");
+        let healthz = CeRequest::raw().method(http::Method::GET).path("/healthz");
+        assert_eq!(call(&router, &healthz).await.status, StatusCode::NO_CONTENT);
     }
 
     #[test]

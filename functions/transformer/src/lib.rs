@@ -16,12 +16,27 @@
 //! (in the request's mode); `422` when the expression throws, yields no or several jq
 //! outputs, or a value that is not JSON, or when a template's results pass
 //! `FNMESH_EVAL_MEMORY`; `503` past `FNMESH_EVAL_TIMEOUT`.
+//!
+//! JavaScript settings (besides `FNMESH_EVAL_TIMEOUT`, `FNMESH_EVAL_MEMORY` and
+//! `FNMESH_EVAL_WORKERS`, see `fnmesh_expr::EvalConfig`):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `FNMESH_JS_ENV` | empty | comma-separated names of the variables `env` holds (under the same names); no other variable is visible to the expression |
+//! | `FNMESH_EVAL_ABANDONED` | `FNMESH_EVAL_WORKERS` | engine threads that may run beyond `FNMESH_EVAL_WORKERS` to replace ones stuck past the time limit |
+//!
+//! JavaScript differs from transformer-nodejs's as the filter's does (see the filter):
+//! `env` holds only what `FNMESH_JS_ENV` names, not `process.env`; evaluations share
+//! nothing (built-ins, the global object and `env` are frozen, so `x = 1` creates no
+//! global); `eval` and `Function(...)` throw; an evaluation that ignores its interrupt
+//! is answered `503` at twice `FNMESH_EVAL_TIMEOUT` and `GET /healthz` answers `503`
+//! until its abandoned engine thread ends.
 
 mod dialect;
 
 use std::sync::Arc;
 
-use fnmesh_runtime::server::{any_path, ce_post};
+use fnmesh_runtime::server::{any_path, ce_post, health};
 use fnmesh_runtime::{
     AttributesWriter, ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig,
 };
@@ -74,13 +89,22 @@ fn launch(env: &Env, _serve: &ServeConfig, _console: Console) -> Result<Router, 
     Ok(app(Transformer::from_env(env)?))
 }
 
-/// The routes: `POST` an event to any path.
+/// The routes: `POST` an event to any path; with JavaScript, `GET /healthz` reports the
+/// engine pool.
 pub fn app(transformer: Transformer) -> Router {
+    let pool = match &transformer.transform {
+        Transform::Js(pool) => Some(pool.clone()),
+        Transform::Jq(_) | Transform::JsonPath(_) => None,
+    };
     let transformer = Arc::new(transformer);
-    any_path(ce_post(move |incoming: IncomingEvent| {
+    let router = any_path(ce_post(move |incoming: IncomingEvent| {
         let transformer = transformer.clone();
         async move { transformer.handle(incoming).await }
-    }))
+    }));
+    match pool {
+        Some(pool) => router.route("/healthz", health(move || pool.health())),
+        None => router,
+    }
 }
 
 #[cfg(test)]
