@@ -81,6 +81,12 @@ struct Overrides {
 fn overrides<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, String>, D::Error> {
     use serde::de::Error as _;
     let text = String::deserialize(de)?;
+    // A SinkBinding without `ceOverrides` sets K_CE_OVERRIDES to "", which means none
+    // (knative/eventing pkg/apis/sources/v1/sinkbinding_lifecycle.go sets it,
+    // pkg/adapter/v2/config.go `GetCloudEventOverrides` reads it so).
+    if text.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let parsed: Overrides = serde_json::from_str(&text).map_err(|e| {
         D::Error::custom(format!(
             "K_CE_OVERRIDES: invalid JSON ({e}); expected {{\"extensions\":{{\"name\":\"value\"}}}}"
@@ -309,6 +315,17 @@ mod tests {
         let bad = r#"{"extensions":{"Bad-Name":"x"}}"#;
         let err = Sink::from_env(&Env::from_pairs([("K_SINK", "http://x/"), ("K_CE_OVERRIDES", bad)])).unwrap_err();
         assert!(err.to_string().contains("\"Bad-Name\""), "{err}");
+    }
+
+    /// knative/eventing `pkg/apis/sources/v1/sinkbinding_lifecycle.go` (`Do`) always sets
+    /// K_CE_OVERRIDES, to "" without `ceOverrides`; `pkg/adapter/v2/config.go` reads ""
+    /// as no overrides, and `{}` as none too.
+    #[test]
+    fn an_empty_k_ce_overrides_is_no_overrides() {
+        for empty in ["", "{}"] {
+            let sink = Sink::from_env(&Env::from_pairs([("K_SINK", "http://x/"), ("K_CE_OVERRIDES", empty)]));
+            assert!(sink.unwrap().is_some_and(|s| s.overrides.is_empty()), "{empty:?}");
+        }
     }
 
     #[test]
