@@ -119,11 +119,74 @@ const BROKEN: &[(&str, &str, &str)] = &[
     ),
     ("malformed YAML", "apiVersion: v1\nkind: [\n", ":doc 1: not valid YAML"),
     (
-        "unknown kind",
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n",
-        ":doc 1 (Job j): kind: batch/v1 Job is not something fnmesh run emulates",
+        // pkg/apis/sources/v1/ping_validation.go: `validateDescriptor`.
+        "@every",
+        "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  schedule: '@every 1m'\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (PingSource p): spec.schedule: \"@every 1m\" is not a cron schedule: unsupported descriptor @every",
+    ),
+    (
+        // ping_validation.go: `validateJSON` when contentType is application/json.
+        "JSON data",
+        "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  contentType: application/json\n  data: '[1]'\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (PingSource p): spec.data: contentType application/json: must be a JSON object",
+    ),
+    (
+        // kubelet: a secretKeyRef to a missing Secret stops the pod (unless optional).
+        "missing Secret",
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/fnmesh/appender\n        env:\n        - {name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: token}}}\n",
+        ":doc 1 (Service web): spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name: no Secret creds in namespace default",
+    ),
+    (
+        "missing ConfigMap key",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {greeting: hi}\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/fnmesh/appender\n        env:\n        - {name: MESSAGE, valueFrom: {configMapKeyRef: {name: settings, key: message}}}\n",
+        ":doc 2 (Service web): spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.key: ConfigMap settings has no key message",
+    ),
+    (
+        "Secret data",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata: {token: 'not base64!'}\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/fnmesh/appender\n        envFrom: [{secretRef: {name: creds}}]\n",
+        ":doc 1 (Secret creds): data.token: not base64",
+    ),
+    (
+        // knative.dev/pkg tracker/interface.go `Reference.Validate`: name xor selector.
+        "SinkBinding subject",
+        "apiVersion: sources.knative.dev/v1\nkind: SinkBinding\nmetadata: {name: b}\nspec:\n  subject: {apiVersion: apps/v1, kind: Deployment, name: d, selector: {matchLabels: {app: d}}}\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (SinkBinding b): spec.subject: expected exactly one, got both: name, selector",
+    ),
+    (
+        // pkg/apis/sources/v1/sinkbinding_validation.go: the subject's namespace is the binding's.
+        "SinkBinding namespace",
+        "apiVersion: sources.knative.dev/v1\nkind: SinkBinding\nmetadata: {name: b}\nspec:\n  subject: {apiVersion: apps/v1, kind: Deployment, name: d, namespace: other}\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (SinkBinding b): spec.subject.namespace: invalid value: other",
+    ),
+    (
+        "SinkBinding subject in the set",
+        "apiVersion: sources.knative.dev/v1\nkind: SinkBinding\nmetadata: {name: b}\nspec:\n  subject: {apiVersion: apps/v1, kind: Deployment, name: gone}\n  sink: {uri: 'http://x'}\n",
+        ":doc 1 (SinkBinding b): spec.subject.name: no Deployment gone in namespace default (apps/v1)",
+    ),
+    (
+        "ContainerSource sink",
+        "apiVersion: sources.knative.dev/v1\nkind: ContainerSource\nmetadata: {name: c}\nspec:\n  template: {spec: {containers: [{image: x}]}}\n  sink: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: gone}}\n",
+        ":doc 1 (ContainerSource c): spec.sink.ref: no Service gone in namespace default",
     ),
 ];
+
+/// Kinds fnmesh does not emulate are real cluster kinds (a Job runs on a cluster, where
+/// `kubectl apply` takes it): they do not stop `validate`, and `run` lists them.
+#[test]
+fn kinds_fnmesh_does_not_emulate_are_ignored_not_refused() {
+    let yaml = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: unused}\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), yaml).unwrap();
+    let checked = validate(&[dir.path().to_owned()], "default", None).unwrap();
+    assert_eq!(checked.documents, 4);
+    let (documents, problems) = fnmesh_mesh::manifests::load(&[dir.path().to_owned()], "default");
+    let plan = fnmesh_mesh::plan::plan(&documents, None, problems).unwrap();
+    assert_eq!(
+        plan.ignored_line().unwrap(),
+        "ignored (kinds fnmesh run does not emulate): batch/v1 Job j, v1 ServiceAccount sa, \
+         rbac.authorization.k8s.io/v1 Role r, v1 Secret unused"
+    );
+}
 
 #[test]
 fn each_rule_reports_file_document_and_path() {
@@ -163,6 +226,13 @@ fn specs(kind: &str) -> Vec<Value> {
             json!({"channel": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "name": "c"}, "subscriber": destination, "reply": {"uri": "http://x"}, "delivery": {"retry": 3}}),
         ],
         "InMemoryChannel" | "Channel" => vec![json!({}), json!({"delivery": {"retry": 1}})],
+        "ContainerSource" => vec![
+            json!({"template": {"metadata": {"labels": {"app": "beats"}}, "spec": {"containers": [{"name": "beats", "image": "x", "args": ["--period=1"], "env": [{"name": "A", "value": "1"}]}]}}, "sink": destination, "ceOverrides": {"extensions": {"a": "b"}}}),
+        ],
+        "SinkBinding" => vec![
+            json!({"subject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "namespace": "default"}, "sink": destination, "ceOverrides": {"extensions": {"a": "b"}}}),
+            json!({"subject": {"apiVersion": "apps/v1", "kind": "Deployment", "selector": {"matchLabels": {"app": "d"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}}, "sink": {"uri": "http://x", "CACerts": "pem", "audience": "a"}}),
+        ],
         _ => vec![],
     }
 }
@@ -187,6 +257,36 @@ fn mutants(spec: &Value) -> Vec<(String, Value)> {
     out
 }
 
+/// The CRDs of ContainerSource and SinkBinding: from `../shared/knative/crds` when they
+/// are there, else read in place from a knative/eventing checkout beside the repository
+/// (`../.mirror/knative+eventing/repo`, `config/core/resources/`) into a temporary folder.
+fn source_crds() -> Option<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let files = ["containersource.yaml", "sinkbindings.yaml"];
+    let in_shared = shared("knative/crds").filter(|crds| files.iter().all(|f| crds.join(f).is_file()));
+    let eventing = repo().join("../.mirror/knative+eventing/repo");
+    for file in files {
+        let text = match &in_shared {
+            Some(crds) => std::fs::read_to_string(crds.join(file)).ok()?,
+            None => {
+                let out = std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&eventing)
+                    .args(["show", &format!("HEAD:config/core/resources/{file}")])
+                    .output()
+                    .ok()?;
+                if !out.status.success() {
+                    return None;
+                }
+                String::from_utf8(out.stdout).ok()?
+            }
+        };
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let path = dir.path().to_owned();
+    Some((dir, path))
+}
+
 #[test]
 fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
     let Some(crds) = shared("knative/crds") else {
@@ -194,7 +294,12 @@ fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
         return;
     };
     let schemas = Schemas::load(&crds).unwrap();
-    let kinds = [
+    let sources = source_crds();
+    if sources.is_none() {
+        eprintln!("ContainerSource and SinkBinding skipped: their CRDs are not here (development machine only)");
+    }
+    let source_schemas = sources.as_ref().map(|(_, dir)| Schemas::load(dir).unwrap());
+    let mut kinds = vec![
         ("flows.knative.dev", "Sequence", "v1"),
         ("flows.knative.dev", "Parallel", "v1"),
         ("sources.knative.dev", "PingSource", "v1"),
@@ -205,8 +310,15 @@ fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
         ("messaging.knative.dev", "InMemoryChannel", "v1"),
         ("messaging.knative.dev", "Channel", "v1"),
     ];
+    if source_schemas.is_some() {
+        kinds.extend([("sources.knative.dev", "ContainerSource", "v1"), ("sources.knative.dev", "SinkBinding", "v1")]);
+    }
     let (mut compared, mut disagreements) = (0, Vec::new());
     for (group, kind, version) in kinds {
+        let schemas = match (kind, &source_schemas) {
+            ("ContainerSource" | "SinkBinding", Some(sources)) => sources,
+            _ => &schemas,
+        };
         for spec in specs(kind) {
             let mut cases = vec![("as written".to_owned(), spec.clone())];
             cases.extend(mutants(&spec));

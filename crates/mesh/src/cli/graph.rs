@@ -52,7 +52,7 @@ fn short_kind(kind: Kind, written: &str) -> String {
 
 fn shape(kind: &str) -> Shape {
     match kind {
-        "pingsource" => Shape::Source,
+        "pingsource" | "containersource" | "sinkbinding" => Shape::Source,
         "sequence" | "parallel" => Shape::Flow,
         "broker" | "channel" => Shape::Hub,
         _ => Shape::Service,
@@ -103,7 +103,21 @@ impl Graph {
                 Some(Spec::PingSource(spec)) => {
                     let me = g.node(&id, Shape::Source);
                     if let Some(to) = g.target(&spec.sink, ns) {
-                        g.edge(&me, &to, spec.schedule.clone(), false);
+                        let schedule = if spec.schedule.is_empty() { "* * * * *" } else { &spec.schedule };
+                        g.edge(&me, &to, schedule, false);
+                    }
+                }
+                Some(Spec::ContainerSource(spec)) => {
+                    let me = g.node(&id, Shape::Source);
+                    if let Some(to) = g.target(&spec.sink, ns) {
+                        let image = spec.template.spec.containers.first().map(|c| c.image.clone());
+                        g.edge(&me, &to, image.unwrap_or_default(), false);
+                    }
+                }
+                Some(Spec::SinkBinding(spec)) => {
+                    let me = g.node(&id, Shape::Source);
+                    if let Some(to) = g.target(&spec.sink, ns) {
+                        g.edge(&me, &to, subject_label(&spec.subject), false);
                     }
                 }
                 Some(Spec::Sequence(spec)) => {
@@ -234,6 +248,19 @@ impl Graph {
     }
 }
 
+/// What a SinkBinding binds: `K_SINK of deployment/x`, or of the objects its selector picks.
+fn subject_label(subject: &Subject) -> String {
+    let kind = short_kind(Kind::of_api_version(&subject.api_version, &subject.kind), &subject.kind);
+    match (&subject.name, &subject.selector) {
+        (Some(name), _) => format!("K_SINK of {kind}/{name}"),
+        (None, Some(selector)) => {
+            let labels: Vec<String> = selector.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("K_SINK of {kind} {}", labels.join(","))
+        }
+        (None, None) => "K_SINK".into(),
+    }
+}
+
 fn filter_label(spec: &TriggerSpec) -> String {
     if let Some(filters) = &spec.filters {
         let parts: Vec<String> = filters
@@ -294,5 +321,25 @@ mod tests {
         assert!(g.dot().contains("\"ksvc/a\" -> \"http://dls\" [label=\"dead letter\", style=dashed];"));
         let svg = g.svg().unwrap();
         assert!(svg.contains("<svg") && svg.contains("ksvc/a"), "{svg}");
+    }
+
+    #[test]
+    fn container_sources_and_sink_bindings_are_sources_with_an_edge_to_their_sink() {
+        let g = graph(
+            "apiVersion: sources.knative.dev/v1\nkind: ContainerSource\nmetadata: {name: beats}\nspec:\n  template:\n    spec:\n      containers: [{image: 'gcr.io/knative-releases/knative.dev/eventing/cmd/heartbeats'}]\n  sink: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: display}}\n---\napiVersion: sources.knative.dev/v1\nkind: SinkBinding\nmetadata: {name: bind}\nspec:\n  subject: {apiVersion: apps/v1, kind: Deployment, name: producer}\n  sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}\n",
+        );
+        let mermaid = g.mermaid();
+        assert!(mermaid.contains("containersource_beats>\"containersource/beats\"]"), "{mermaid}");
+        assert!(
+            mermaid.contains(
+                "containersource_beats -- \"gcr.io/knative-releases/knative.dev/eventing/cmd/heartbeats\" --> ksvc_display"
+            ),
+            "{mermaid}"
+        );
+        assert!(mermaid.contains("sinkbinding_bind>\"sinkbinding/bind\"]"), "{mermaid}");
+        assert!(
+            mermaid.contains("sinkbinding_bind -- \"K_SINK of deployment/producer\" --> broker_default"),
+            "{mermaid}"
+        );
     }
 }

@@ -97,6 +97,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     for warning in &plan.warnings {
         out.say(&format!("warning: {warning}"));
     }
+    if let Some(ignored) = plan.ignored_line() {
+        out.say(&ignored);
+    }
     let listener = TcpListener::bind((options.address, options.port))
         .await
         .map_err(|e| Error::Start(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;
@@ -109,6 +112,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     for service in &plan.services {
         let service = &with_reachable_sinks(service, ingress_addr);
         match services::start(service, &out, stopped.clone()).await {
+            Ok(started) if service.source => running.push(started),
             Ok(started) => {
                 routes.services.insert(service.host.clone(), started.addr);
                 if let (Workload::Command(_), Some(limit)) = (&service.run, service.concurrency) {

@@ -1,5 +1,7 @@
 //! The PingSource adapter: fires each planned source on its schedule (and once at start
-//! with `--ping-now`), sending under the adapter's own delivery policy.
+//! with `--ping-now`), sending under the adapter's own delivery policy. As upstream's
+//! (`pkg/adapter/mtping/runner.go`), each tick waits a random 0-499 ms before it sends,
+//! and the event's `time` is when it is sent.
 
 use std::sync::Arc;
 
@@ -15,13 +17,14 @@ use crate::plan::{PingPlan, pings};
 pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watch::Receiver<bool>) {
     let label = format!("pingsource/{}", ping.name);
     let policy = pings::policy();
-    let fire = |at: chrono::DateTime<chrono::Utc>| {
+    let fire = || {
         let (mesh, ping, policy, label) = (mesh.clone(), ping.clone(), policy.clone(), label.clone());
         // A send in flight is accepted work: a stop waits for it.
         let ticket = mesh.work.enter();
         tokio::spawn(async move {
             let _ticket = ticket;
-            let event = ping.event(at);
+            tokio::time::sleep(pings::tick_delay()).await;
+            let event = ping.event(chrono::Utc::now());
             let hop = Hop { label: &label, target: &ping.sink, role: Role::Source, namespace: &ping.namespace };
             let sent = mesh.courier.send(hop, &event, &http::HeaderMap::new(), &policy).await;
             if let Err(failure) = sent {
@@ -30,7 +33,7 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
         });
     };
     if now {
-        fire(chrono::Utc::now());
+        fire();
     }
     let stop = wait_for(stopped);
     tokio::pin!(stop);
@@ -39,7 +42,7 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
         let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(wait) => fire(next),
+            () = tokio::time::sleep(wait) => fire(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Starting services: an fnmesh function in-process on its own loopback port, with its
 //! manifest `env:` as config, its output prefixed and `containerConcurrency` enforced; or
 //! a local command (annotation `fnmesh.dev/command`) given `PORT`, in a process group of
-//! its own ([`super::processes`]).
+//! its own ([`super::processes`]). A source's pod (a ContainerSource's) is not a Knative
+//! Service: it gets no `K_SERVICE`, and a command is not waited for to listen.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -42,12 +43,14 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
     let listener =
         TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
     let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
-    let knative = [
+    let serving = [
         ("K_SERVICE", service.name.clone()),
         ("K_CONFIGURATION", service.name.clone()),
         ("K_REVISION", format!("{}-00001", service.name)),
         ("PORT", addr.port().to_string()),
     ];
+    // A source's pod has no Serving contract; `PORT` still tells a function where to listen.
+    let knative = if service.source { &serving[3..] } else { &serving[..] };
     match &service.run {
         Workload::Function(spec) => {
             let env = Env::from_pairs(
@@ -97,6 +100,10 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                 pipe_lines(out.clone(), service.name.clone(), stderr);
             }
             let mut child = CommandProcess::new(child);
+            if service.source {
+                // It sends events; nothing sends to it.
+                return Ok(Started { addr, command: Some(child) });
+            }
             for _ in 0..400 {
                 if tokio::net::TcpStream::connect(addr).await.is_ok() {
                     return Ok(Started { addr, command: Some(child) });

@@ -22,6 +22,10 @@ pub enum Kind {
     Parallel,
     /// `sources.knative.dev` PingSource.
     PingSource,
+    /// `sources.knative.dev` ContainerSource.
+    ContainerSource,
+    /// `sources.knative.dev` SinkBinding.
+    SinkBinding,
     /// `eventing.knative.dev` Broker.
     Broker,
     /// `eventing.knative.dev` Trigger.
@@ -40,7 +44,7 @@ const SOURCES: &str = "sources.knative.dev";
 
 impl Kind {
     /// Every kind fnmesh models, for messages that list them.
-    pub const MODELLED: [Kind; 11] = [
+    pub const MODELLED: [Kind; 13] = [
         Kind::KService,
         Kind::CoreService,
         Kind::Deployment,
@@ -50,6 +54,8 @@ impl Kind {
         Kind::Sequence,
         Kind::Parallel,
         Kind::PingSource,
+        Kind::ContainerSource,
+        Kind::SinkBinding,
         Kind::Broker,
         Kind::Trigger,
     ];
@@ -72,7 +78,7 @@ impl Kind {
             Self::Deployment => "apps",
             Self::InMemoryChannel | Self::Channel | Self::Subscription => MESSAGING,
             Self::Sequence | Self::Parallel => FLOWS,
-            Self::PingSource => SOURCES,
+            Self::PingSource | Self::ContainerSource | Self::SinkBinding => SOURCES,
             Self::Broker | Self::Trigger => EVENTING,
         }
     }
@@ -88,6 +94,8 @@ impl Kind {
             Self::Sequence => "Sequence",
             Self::Parallel => "Parallel",
             Self::PingSource => "PingSource",
+            Self::ContainerSource => "ContainerSource",
+            Self::SinkBinding => "SinkBinding",
             Self::Broker => "Broker",
             Self::Trigger => "Trigger",
             Self::Other => "",
@@ -106,6 +114,8 @@ impl Kind {
             Self::Sequence => "sequence",
             Self::Parallel => "parallel",
             Self::PingSource => "pingsource",
+            Self::ContainerSource => "containersource",
+            Self::SinkBinding => "sinkbinding",
             Self::Broker => "broker",
             Self::Trigger => "trigger",
             Self::Other => "other",
@@ -133,6 +143,8 @@ mod tests {
         assert_eq!(Kind::of_api_version("v1", "Service"), Kind::CoreService);
         assert_eq!(Kind::of_api_version("eventing.knative.dev/v1", "Trigger"), Kind::Trigger);
         assert_eq!(Kind::of_api_version("sources.knative.dev/v1beta1", "PingSource"), Kind::PingSource);
+        assert_eq!(Kind::of_api_version("sources.knative.dev/v1", "SinkBinding"), Kind::SinkBinding);
+        assert_eq!(Kind::of_api_version("sources.knative.dev/v1", "ContainerSource"), Kind::ContainerSource);
         assert_eq!(Kind::of_api_version("batch/v1", "Job"), Kind::Other);
         assert_eq!(Kind::of_api_version("flows.knative.dev/v1", "Trigger"), Kind::Other);
         for kind in Kind::MODELLED {

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::serving::PodTemplate;
+
 /// A reference to another object (`duckv1.KReference`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -201,6 +203,8 @@ pub struct SubscriptionSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PingSourceSpec {
+    /// Empty or absent: `* * * * *` (the webhook's default).
+    #[serde(default)]
     pub schedule: String,
     #[serde(default)]
     pub timezone: Option<String>,
@@ -217,10 +221,68 @@ pub struct PingSourceSpec {
     pub ce_overrides: Option<CeOverrides>,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize)]
 pub struct CeOverrides {
-    #[serde(default)]
+    /// Go's `omitempty`: none is no `extensions` key in `K_CE_OVERRIDES`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, String>,
+}
+
+/// ContainerSource (v1): a pod template that runs as a Deployment and sends events to
+/// `sink`, which a SinkBinding made by the controller gives it as `K_SINK`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSourceSpec {
+    pub sink: Destination,
+    #[serde(default)]
+    pub ce_overrides: Option<CeOverrides>,
+    /// `Deployment.spec.template`.
+    pub template: PodTemplate,
+}
+
+/// SinkBinding (v1): `sink` resolved and given to the `subject`'s containers as `K_SINK`
+/// (with `K_CE_OVERRIDES`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SinkBindingSpec {
+    pub sink: Destination,
+    #[serde(default)]
+    pub ce_overrides: Option<CeOverrides>,
+    pub subject: Subject,
+}
+
+/// The objects a binding applies to (`tracker.Reference`): one by `name`, or every one
+/// its `selector` matches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subject {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub selector: Option<LabelSelector>,
+}
+
+/// `metav1.LabelSelector`: the requirements are ANDed.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+/// One `matchExpressions` entry: `In`, `NotIn`, `Exists` or `DoesNotExist`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelSelectorRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -44,19 +44,73 @@ pub struct PodSpec {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Container {
     #[serde(default)]
     pub name: Option<String>,
     pub image: String,
     #[serde(default)]
     pub env: Vec<EnvVar>,
+    #[serde(default)]
+    pub env_from: Vec<EnvFromSource>,
 }
 
+/// `env[]`: a `value`, or a `valueFrom` read when the pod starts.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
     #[serde(default)]
     pub value: Option<String>,
+    #[serde(default)]
+    pub value_from: Option<EnvVarSource>,
+}
+
+/// `valueFrom`: one key of a Secret or a ConfigMap; `fieldRef` and `resourceFieldRef`
+/// (the pod's own fields and resources) are kept as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVarSource {
+    #[serde(default)]
+    pub secret_key_ref: Option<KeySelector>,
+    #[serde(default)]
+    pub config_map_key_ref: Option<KeySelector>,
+    #[serde(default)]
+    pub field_ref: Option<Value>,
+    #[serde(default)]
+    pub resource_field_ref: Option<Value>,
+}
+
+/// `secretKeyRef` / `configMapKeyRef`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeySelector {
+    #[serde(default)]
+    pub name: String,
+    pub key: String,
+    /// The variable is left out when the object or its key is missing.
+    #[serde(default)]
+    pub optional: Option<bool>,
+}
+
+/// `envFrom[]`: every key of a ConfigMap or a Secret, with an optional prefix.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvFromSource {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub config_map_ref: Option<LocalObjectReference>,
+    #[serde(default)]
+    pub secret_ref: Option<LocalObjectReference>,
+}
+
+/// `configMapRef` / `secretRef` of `envFrom`.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct LocalObjectReference {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub optional: Option<bool>,
 }
 
 /// apps/v1 Deployment.

@@ -29,6 +29,10 @@ pub enum Spec {
     Parallel(ParallelSpec),
     /// A PingSource.
     PingSource(PingSourceSpec),
+    /// A ContainerSource.
+    ContainerSource(ContainerSourceSpec),
+    /// A SinkBinding.
+    SinkBinding(SinkBindingSpec),
     /// A Broker.
     Broker(BrokerSpec),
     /// A Trigger.
@@ -63,6 +67,8 @@ pub fn read_optional(kind: Kind, spec: Option<&Value>) -> (Option<Spec>, Vec<Fie
         Kind::Sequence => typed(kind, spec, Spec::Sequence),
         Kind::Parallel => typed(kind, spec, Spec::Parallel),
         Kind::PingSource => typed(kind, spec, Spec::PingSource),
+        Kind::ContainerSource => typed(kind, spec, Spec::ContainerSource),
+        Kind::SinkBinding => typed(kind, spec, Spec::SinkBinding),
         Kind::Broker => typed(kind, spec, Spec::Broker),
         Kind::Trigger => {
             let (trigger, mut problems) = typed(kind, spec, Spec::Trigger);

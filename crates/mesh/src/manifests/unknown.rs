@@ -18,6 +18,8 @@ fn preserved(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Subscription => &["spec.channel.", "spec.subscriber.ref."],
         Kind::KService => &["spec.template.metadata.", "spec.template.spec."],
+        // A `corev1.PodTemplateSpec`, which fnmesh models only in part.
+        Kind::ContainerSource => &["spec.template."],
         Kind::Trigger => &["spec.*"],
         _ => &[],
     }

@@ -6,23 +6,30 @@
 //! One module per Knative kind: [`workloads`] (ksvc, Deployment + Service), [`channels`]
 //! (InMemoryChannel, Channel, Subscription), [`sequence`], [`parallel`], [`brokers`]
 //! (Broker, Trigger, and the loops a cluster's TTL cannot stop), [`pings`]
-//! (PingSource). Around them: [`address`] (the addresses Knative reports), [`delivery`]
-//! (`delivery:` to a policy), [`filters`] (trigger filters, compiled and evaluated),
-//! [`images`] (which function runs an image), and [`resolve`] (destinations).
+//! (PingSource), [`sources`] (ContainerSource, SinkBinding). Around them: [`address`]
+//! (the addresses Knative reports), [`delivery`] (`delivery:` to a policy), [`filters`]
+//! (trigger filters, compiled and evaluated), [`images`] (which function runs an
+//! image), [`env`] (a container's environment, with Secrets and ConfigMaps),
+//! [`schedule`] (cron as PingSource reads it) and [`resolve`] (destinations). Kinds
+//! fnmesh does not emulate (a ServiceAccount, a Role, a Job, ...) are listed as
+//! [`Plan::ignored`], as a cluster would run them without fnmesh's help.
 
 pub mod address;
 pub mod brokers;
 pub mod channels;
 pub mod delivery;
+pub mod env;
 pub mod filters;
 pub mod images;
 pub mod parallel;
 pub mod pings;
 pub mod resolve;
+pub mod schedule;
 pub mod sequence;
+pub mod sources;
 pub mod workloads;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fnmesh_runtime::FunctionSpec;
 
@@ -48,8 +55,20 @@ pub struct Plan {
     pub pings: Vec<PingPlan>,
     /// What `fnmesh get` lists.
     pub objects: Vec<ObjectRow>,
-    /// Valid but probably not meant: loops the broker TTL cannot stop.
+    /// Valid but probably not meant: loops the broker TTL cannot stop, bindings that
+    /// bind nothing, env values that only a pod has.
     pub warnings: Vec<String>,
+    /// The objects of kinds fnmesh does not emulate (`v1 ServiceAccount app`), left out;
+    /// the ConfigMaps and Secrets that env reads are not among them.
+    pub ignored: Vec<String>,
+}
+
+impl Plan {
+    /// The one line that lists [`Plan::ignored`]; `None` when nothing was.
+    pub fn ignored_line(&self) -> Option<String> {
+        (!self.ignored.is_empty())
+            .then(|| format!("ignored (kinds fnmesh run does not emulate): {}", self.ignored.join(", ")))
+    }
 }
 
 /// A workload: a Knative Service, or a v1 Service in front of a Deployment.
@@ -68,6 +87,9 @@ pub struct ServicePlan {
     /// `containerConcurrency`: at most this many requests at once; more wait, as
     /// Knative's queue-proxy makes them wait. `None`: no limit.
     pub concurrency: Option<usize>,
+    /// A source's pod (a ContainerSource's, or a SinkBinding's Deployment that no Service
+    /// selects): nothing sends to it, so it has no address, and a command need not listen.
+    pub source: bool,
 }
 
 /// What runs a service.
@@ -166,6 +188,13 @@ struct Planner<'a> {
     plan: Plan,
     /// Namespaces whose Broker `default` is referred to without a manifest.
     implicit_brokers: BTreeSet<String>,
+    /// The ConfigMaps and Secrets read for env, by key, as text.
+    config: HashMap<Key, BTreeMap<String, String>>,
+    /// SinkBindings, applied once every workload is planned.
+    bindings: Vec<sources::Binding<'a>>,
+    /// The document each planned service runs the pod template of, by index in
+    /// `plan.services`.
+    origins: Vec<(Key, usize)>,
 }
 
 /// Plans `documents`; every problem is reported at once, after those already `found`.
@@ -178,6 +207,9 @@ pub fn plan(documents: &[Document], images: Option<&Images>, found: Problems) ->
         problems: found,
         plan: Plan::default(),
         implicit_brokers: BTreeSet::new(),
+        config: HashMap::new(),
+        bindings: Vec::new(),
+        origins: Vec::new(),
     };
     for doc in documents {
         let k = key(doc.group(), &doc.kind_name, &doc.namespace, &doc.name);
@@ -190,9 +222,15 @@ pub fn plan(documents: &[Document], images: Option<&Images>, found: Problems) ->
     for doc in documents {
         planner.document(doc, images);
     }
+    planner.bind_sinks(images);
     planner.implicit_default_brokers();
-    let Planner { problems, mut plan, .. } = planner;
-    plan.warnings = brokers::loops(documents);
+    let Planner { problems, mut plan, config, .. } = planner;
+    plan.warnings.extend(brokers::loops(documents));
+    plan.ignored = documents
+        .iter()
+        .filter(|d| d.kind == Kind::Other && !config.contains_key(&key(d.group(), &d.kind_name, &d.namespace, &d.name)))
+        .map(|d| format!("{} {} {}", d.api_version, d.kind_name, d.name))
+        .collect();
     problems.into_result(plan)
 }
 
@@ -200,16 +238,7 @@ impl<'a> Planner<'a> {
     /// Plans one document with the module of its kind.
     fn document(&mut self, doc: &'a Document, images: Option<&Images>) {
         if doc.kind == Kind::Other {
-            self.problems.add(
-                &doc.place,
-                "kind",
-                format!(
-                    "{} {} is not something fnmesh run emulates (it runs serving.knative.dev Service, apps/v1 \
-                     Deployment + v1 Service, Sequence, Parallel, InMemoryChannel, Channel, Subscription, PingSource, \
-                     Broker, Trigger)",
-                    doc.api_version, doc.kind_name
-                ),
-            );
+            // Listed in `Plan::ignored` (ConfigMaps and Secrets are read by env).
             return;
         }
         match &doc.spec {
@@ -222,6 +251,8 @@ impl<'a> Planner<'a> {
             Some(Spec::Sequence(spec)) => self.sequence(doc, spec),
             Some(Spec::Parallel(spec)) => self.parallel(doc, spec),
             Some(Spec::PingSource(spec)) => self.ping(doc, spec),
+            Some(Spec::ContainerSource(spec)) => self.container_source(doc, spec, images),
+            Some(Spec::SinkBinding(spec)) => self.sink_binding(doc, spec),
             Some(Spec::Broker(_)) => self.broker(doc),
             Some(Spec::Trigger(spec)) => self.trigger(doc, spec),
             // The spec did not fit: its problems are already reported.

@@ -1,14 +1,16 @@
 //! Workloads: a Knative Service, or a `v1` Service in front of the `apps/v1` Deployment
 //! whose pods it selects; each runs an fnmesh function (by its image) or a local command
-//! (annotation [`COMMAND_ANNOTATION`](super::COMMAND_ANNOTATION)).
+//! (annotation [`COMMAND_ANNOTATION`](super::COMMAND_ANNOTATION)), with the environment
+//! the kubelet would give its container ([`super::env`]). The pods of sources
+//! ([`super::sources`]) are workloads too.
 
-use super::{COMMAND_ANNOTATION, Images, Planner, ServicePlan, Workload};
+use super::{COMMAND_ANNOTATION, Images, Planner, ServicePlan, Workload, key};
 use crate::manifests::serving::{CoreServiceSpec, KServiceSpec, Metadata, PodTemplate};
 use crate::manifests::{Document, Kind, Spec};
 
 impl Planner<'_> {
     pub(super) fn kservice(&mut self, doc: &Document, spec: &KServiceSpec, images: Option<&Images>) {
-        self.workload(doc, &doc.metadata, &spec.template, images, &doc.name);
+        self.workload(doc, &doc.metadata, &spec.template, images, &doc.name, false);
     }
 
     pub(super) fn core_service(&mut self, doc: &Document, spec: &CoreServiceSpec, images: Option<&Images>) {
@@ -26,7 +28,7 @@ impl Planner<'_> {
             spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v)).then_some((deployment, spec_d))
         });
         if let Some((deployment, spec_d)) = selected {
-            self.workload(deployment, &deployment.metadata, &spec_d.template, images, &doc.name);
+            self.workload(deployment, &deployment.metadata, &spec_d.template, images, &doc.name, false);
             return;
         }
         let wanted: Vec<String> = spec.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -37,33 +39,37 @@ impl Planner<'_> {
         );
     }
 
-    /// The service `name` running `template` of `doc`.
-    fn workload(
+    /// The service `name` running `template` of `doc` (a `source`'s pod: see
+    /// [`ServicePlan::source`]); its index in `plan.services` once planned (with `images`).
+    pub(super) fn workload(
         &mut self,
         doc: &Document,
         metadata: &Metadata,
         template: &PodTemplate,
         images: Option<&Images>,
         name: &str,
-    ) {
+        source: bool,
+    ) -> Option<usize> {
         let command =
             metadata.annotations.get(COMMAND_ANNOTATION).or(template.metadata.annotations.get(COMMAND_ANNOTATION));
         let Some(container) = template.spec.containers.first() else {
             self.problems.add(&doc.place, "spec.template.spec.containers", "at least one container is required");
-            return;
+            return None;
         };
-        let Some(images) = images else { return };
+        let env = self.environment(doc, container, "spec.template.spec.containers[0]");
+        let images = images?;
         let run = match command {
             Some(command) => Workload::Command(command.clone()),
             None => match images.resolve(&container.image) {
                 Ok(spec) => Workload::Function(spec),
                 Err(message) => {
                     self.problems.add(&doc.place, "spec.template.spec.containers[0].image", message);
-                    return;
+                    return None;
                 }
             },
         };
-        let env = container.env.iter().map(|e| (e.name.clone(), e.value.clone().unwrap_or_default())).collect();
+        let index = self.plan.services.len();
+        self.origins.push((key(doc.group(), &doc.kind_name, &doc.namespace, &doc.name), index));
         self.plan.services.push(ServicePlan {
             name: name.to_owned(),
             namespace: doc.namespace.clone(),
@@ -71,6 +77,8 @@ impl Planner<'_> {
             run,
             env,
             concurrency: template.spec.container_concurrency.filter(|c| *c > 0).map(|c| c as usize),
+            source,
         });
+        Some(index)
     }
 }
