@@ -27,6 +27,10 @@
 //! | what address does a kind have? | [`plan::address`] |
 //! | how does a ref become a URL? | [`plan::resolve`] |
 //! | which function runs an image? | [`plan::images`] |
+//! | how does a source get `K_SINK`? | [`plan::sources`] (ContainerSource, SinkBinding) |
+//! | where do `valueFrom` values come from? | [`plan::env`] |
+//! | how is a PingSource schedule read? | [`plan::schedule`]; its events: [`plan::pings`], sent by [`dataplane::pings`] |
+//! | how does `fnmesh run` stop? | [`dataplane::work`] (drain) and [`cli::run`] |
 //! | where is a manifest typo caught? | [`manifests::unknown`], in the one read of [`manifests::spec`] |
 //! | how is a request routed by `Host`? | [`dataplane::ingress`] and [`dataplane::transport`] |
 

@@ -34,7 +34,7 @@ pub struct Ingress {
     pub body_limit: usize,
 }
 
-/// The ingress's routes: everything goes to [`route`].
+/// The ingress's routes: everything goes to one handler that routes by `Host`.
 pub fn router(ingress: Arc<Ingress>) -> Router {
     Router::new().fallback(route).with_state(ingress)
 }
