@@ -1,7 +1,7 @@
 //! `fnmesh validate`: every flow and docs sample is valid; each rule catches what it
 //! should, with the file, document and field path; and the typed model accepts and
 //! rejects what the upstream CRD schemas (read in place from `../shared/knative/crds/`)
-//! accept and reject.
+//! and eventing's webhook accept and reject.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use std::path::{Path, PathBuf};
@@ -21,15 +21,38 @@ fn shared(path: &str) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The seed's PingSource (flows/sequence, flows/parallel) is `sources.knative.dev/v1beta1`,
+/// removed in Knative 0.23 (knative/eventing 0bfa8de2d, "remove sources v1beta1 APIs"):
+/// valid for `fnmesh run` with a warning, and refused against the upstream CRD
+/// (`config/core/resources/pingsource.yaml` serves v1 and v1beta2 only) with that one
+/// problem; every other document of every flow fits the CRDs.
 #[test]
 fn every_flow_validates() {
+    const UNSERVED: &str = "(PingSource ping-source): apiVersion: sources.knative.dev/v1beta1 PingSource is not served";
     let crds = shared("knative/crds");
     for flow in std::fs::read_dir(repo().join("flows")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
-        let checked = validate(std::slice::from_ref(&flow), "default", crds.as_deref())
+        let checked = validate(std::slice::from_ref(&flow), "default", None)
             .unwrap_or_else(|e| panic!("{}: {e}", flow.display()));
         assert!(checked.documents >= 3, "{}", flow.display());
-        if crds.is_some() {
-            assert!(checked.against_schemas >= 3, "{}: {checked:?}", flow.display());
+        let v1beta1 = checked.warnings.iter().any(|w| w.contains(UNSERVED));
+        let seed = flow.ends_with("sequence") || flow.ends_with("parallel");
+        assert_eq!(v1beta1, seed, "{}: {:?}", flow.display(), checked.warnings);
+        let Some(crds) = &crds else { continue };
+        match validate(std::slice::from_ref(&flow), "default", Some(crds)) {
+            Ok(checked) => {
+                assert!(!seed, "{}", flow.display());
+                assert!(checked.against_schemas >= 3, "{}: {checked:?}", flow.display());
+            }
+            Err(e) => {
+                let e = e.to_string();
+                assert!(seed && e.starts_with("1 problem in the manifests:"), "{}: {e}", flow.display());
+                assert!(
+                    e.contains(&format!(
+                        "{UNSERVED} by the CustomResourceDefinition pingsources.sources.knative.dev (it serves v1, v1beta2)"
+                    )),
+                    "{e}"
+                );
+            }
         }
     }
 }
@@ -224,6 +247,8 @@ fn specs(kind: &str) -> Vec<Value> {
         ],
         "Subscription" => vec![
             json!({"channel": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "name": "c"}, "subscriber": destination, "reply": {"uri": "http://x"}, "delivery": {"retry": 3}}),
+            // knative.dev/pkg apis/duck/v1/knative_reference.go: a KReference has `address`.
+            json!({"channel": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "name": "c", "address": "a"}, "subscriber": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "s", "address": "b"}}}),
         ],
         "InMemoryChannel" | "Channel" => vec![json!({}), json!({"delivery": {"retry": 1}})],
         "ContainerSource" => vec![
@@ -237,24 +262,128 @@ fn specs(kind: &str) -> Vec<Value> {
     }
 }
 
-fn mutants(spec: &Value) -> Vec<(String, Value)> {
+/// Each mutant, with the path of the object it changed (a field added to it, or its
+/// value replaced by one of another type).
+fn mutants(spec: &Value) -> Vec<(String, Value, String)> {
     let mut out = Vec::new();
     let mut unknown = spec.clone();
     unknown["bogus"] = json!(1);
-    out.push(("an unknown field in spec".to_owned(), unknown));
+    out.push(("an unknown field in spec".to_owned(), unknown, "spec".to_owned()));
     for (key, value) in spec.as_object().into_iter().flatten() {
         let mut wrong = spec.clone();
         wrong[key] = if value.is_string() { json!(5) } else { json!("text") };
-        out.push((format!("{key} of the wrong type"), wrong));
+        out.push((format!("{key} of the wrong type"), wrong, format!("spec.{key}")));
         if let Some(inner) = value.as_object()
             && !inner.is_empty()
         {
             let mut nested = spec.clone();
             nested[key]["bogus"] = json!(true);
-            out.push((format!("an unknown field in {key}"), nested));
+            out.push((format!("an unknown field in {key}"), nested, format!("spec.{key}")));
         }
     }
     out
+}
+
+/// Mutants deeper than [`mutants`] goes, where a typo hides best: (what, spec, the path
+/// of the object changed).
+fn deep_mutants(kind: &str) -> Vec<(&'static str, Value, &'static str)> {
+    let destination = json!({"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "s"}});
+    match kind {
+        // `ref` one level too far left under `deadLetterSink:`: the sink is null (pruned by
+        // the API server) and `ref` lands in `delivery`, which the CRD preserves and whose Go
+        // type (pkg/apis/duck/v1/delivery_types.go) has no `ref`.
+        "Trigger" => vec![
+            (
+                "a mis-indented dead letter ref",
+                json!({"broker": "b", "subscriber": destination, "delivery": {"deadLetterSink": null, "ref": destination["ref"]}}),
+                "spec.delivery",
+            ),
+            (
+                "an unknown field in filters[0].not",
+                json!({"broker": "b", "subscriber": destination, "filters": [{"not": {"exact": {"type": "t"}, "bogus": 1}}]}),
+                "spec.filters[0].not",
+            ),
+        ],
+        "Sequence" => vec![
+            (
+                "an unknown field in a step's delivery",
+                json!({"steps": [{"uri": "http://x", "delivery": {"retry": 1, "bogus": 1}}]}),
+                "spec.steps[0].delivery",
+            ),
+            (
+                "a step's dead letter sink with an unknown field",
+                json!({"steps": [{"uri": "http://x", "delivery": {"deadLetterSink": {"uri": "http://d", "bogus": 1}}}]}),
+                "spec.steps[0].delivery.deadLetterSink",
+            ),
+            (
+                "anything in a channel template's spec",
+                json!({"channelTemplate": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "spec": {"delivery": {"retry": 1}, "bogus": 1}}, "steps": [destination]}),
+                "spec.channelTemplate.spec",
+            ),
+        ],
+        "Parallel" => vec![
+            (
+                "an unknown field in a branch",
+                json!({"branches": [{"subscriber": destination, "bogus": 1}]}),
+                "spec.branches[0]",
+            ),
+            (
+                "an unknown field in a branch's delivery",
+                json!({"branches": [{"subscriber": destination, "delivery": {"retry": 1, "bogus": 1}}]}),
+                "spec.branches[0].delivery",
+            ),
+        ],
+        "Subscription" => vec![(
+            "an unknown field in subscriber.ref",
+            json!({"channel": {"apiVersion": "messaging.knative.dev/v1", "kind": "InMemoryChannel", "name": "c"}, "subscriber": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "s", "bogus": 1}}}),
+            "spec.subscriber.ref",
+        )],
+        "Channel" => vec![(
+            "an unknown field in a subscriber's delivery",
+            json!({"subscribers": [{"subscriberUri": "http://x", "delivery": {"retry": 1, "bogus": 1}}]}),
+            "spec.subscribers[0].delivery",
+        )],
+        _ => vec![],
+    }
+}
+
+/// Whether eventing's webhook refuses a change at `path` that the CRD `schema` keeps. The
+/// webhook decodes every object into its Go types with unknown fields disallowed
+/// (knative/eventing `cmd/webhook/main.go`: "Whether to disallow unknown fields. true";
+/// knative.dev/pkg `webhook/json/decode.go`), so under a node the CRD marks
+/// `x-kubernetes-preserve-unknown-fields` a field the Go type lacks, or a value of
+/// another type, is still refused; except where the Go type takes anything: a channel
+/// template's `spec` (`runtime.RawExtension`, messaging/v1 `channel_template_types.go`).
+/// fnmesh does not check the pod template of a ContainerSource (modelled in part, as a
+/// Knative Service's).
+fn refused_by_webhook(schema: &Value, path: &str) -> bool {
+    if path.starts_with("spec.channelTemplate.spec")
+        || (path.starts_with("spec.template") && schema_is_container_source(schema))
+    {
+        return false;
+    }
+    let mut node = schema;
+    let mut preserved = false;
+    for segment in path.split('.') {
+        let (name, indexed) = match segment.split_once('[') {
+            Some((name, _)) => (name, true),
+            None => (segment, false),
+        };
+        let Some(next) = node.get("properties").and_then(|p| p.get(name)) else { break };
+        node = next;
+        if indexed {
+            let Some(items) = node.get("items") else { break };
+            node = items;
+        }
+        preserved |= node.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
+    }
+    preserved
+}
+
+fn schema_is_container_source(schema: &Value) -> bool {
+    schema.pointer("/properties/spec/properties/template").is_some()
+        && schema.pointer("/properties/spec/properties/subject").is_none()
+        && schema.pointer("/properties/spec/properties/schedule").is_none()
 }
 
 /// The CRDs of ContainerSource and SinkBinding: from `../shared/knative/crds` when they
@@ -319,18 +448,22 @@ fn the_typed_model_agrees_with_the_upstream_crd_schemas() {
             ("ContainerSource" | "SinkBinding", Some(sources)) => sources,
             _ => &schemas,
         };
+        let schema = schemas.schema(group, kind, version).unwrap();
+        let deep = deep_mutants(kind).into_iter().map(|(what, spec, path)| (what.to_owned(), spec, path.to_owned()));
+        let mut cases: Vec<(String, Value, String)> = Vec::new();
         for spec in specs(kind) {
-            let mut cases = vec![("as written".to_owned(), spec.clone())];
+            cases.push(("as written".to_owned(), spec.clone(), String::new()));
             cases.extend(mutants(&spec));
-            for (what, case) in cases {
-                let yaml: serde_yaml_ng::Value = serde_json::from_value(case.clone()).unwrap();
-                let ours = fits_model(Kind::of(group, kind), &yaml).unwrap();
-                let upstream = schemas.spec_is_valid(group, kind, version, &case).unwrap();
-                compared += 1;
-                if ours.is_ok() != upstream {
-                    disagreements
-                        .push(format!("{kind} {version}, {what}: schema {upstream}, model {ours:?}\n  {case}"));
-                }
+        }
+        cases.extend(deep);
+        for (what, case, path) in cases {
+            let yaml: serde_yaml_ng::Value = serde_json::from_value(case.clone()).unwrap();
+            let ours = fits_model(Kind::of(group, kind), &yaml).unwrap();
+            let upstream = schemas.spec_is_valid(group, kind, version, &case).unwrap()
+                && (path.is_empty() || !refused_by_webhook(schema, &path));
+            compared += 1;
+            if ours.is_ok() != upstream {
+                disagreements.push(format!("{kind} {version}, {what}: upstream {upstream}, model {ours:?}\n  {case}"));
             }
         }
     }

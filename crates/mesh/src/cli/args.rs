@@ -78,7 +78,10 @@ Then, from another terminal:
     },
     /// Check manifests as `fnmesh run` does before it starts, without running anything.
     #[command(after_help = "Checks the typed Knative model (unknown fields too), the rules Knative's webhooks
-enforce (required fields, data xor dataBase64, cron, ref or uri), and refs within the set.
+enforce (required fields, data xor dataBase64, cron, ref or uri, filter attribute names,
+namespaces), and refs within the set. Warns (exit 0) about what runs locally but not on a
+default cluster as written: an apiVersion current Knative does not serve, retryAfterMax.
+With --schemas, an apiVersion the CRD does not serve is a problem.
 Examples:
   fnmesh validate flows/
   fnmesh validate my-app/ --schemas crds/      # also against CRDs from your cluster:

@@ -84,6 +84,7 @@ async fn command(command: Command) -> ExitCode {
         }
         Command::Validate { paths, namespace, schemas } => {
             report(validate::validate(&paths, &namespace, schemas.as_deref()).map(|checked| {
+                warn(&checked.warnings);
                 let against = if checked.against_schemas > 0 {
                     format!(", {} against CRD schemas", checked.against_schemas)
                 } else {
@@ -147,6 +148,13 @@ fn report(result: Result<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),
+    }
+}
+
+#[allow(clippy::print_stderr)] // warnings go beside the output, as kubectl's do
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
     }
 }
 

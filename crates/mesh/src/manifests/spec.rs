@@ -50,7 +50,18 @@ pub fn read(kind: Kind, spec: &Value) -> (Option<Spec>, Vec<FieldProblem>) {
 }
 
 /// [`read`] for a document that may have no `spec`: Brokers and channels need none.
+/// Besides the typed model, the rules of eventing's webhook that need only the spec
+/// ([`webhook_rules`]).
 pub fn read_optional(kind: Kind, spec: Option<&Value>) -> (Option<Spec>, Vec<FieldProblem>) {
+    let (typed, mut problems) = read_model(kind, spec);
+    if let Some(typed) = &typed {
+        problems.extend(webhook_rules(typed));
+    }
+    (typed, problems)
+}
+
+/// The typed model alone: types and unknown fields.
+fn read_model(kind: Kind, spec: Option<&Value>) -> (Option<Spec>, Vec<FieldProblem>) {
     let empty = Value::Mapping(Default::default());
     let spec = match (spec, kind) {
         (Some(spec), _) => spec,
@@ -88,12 +99,13 @@ pub fn read_optional(kind: Kind, spec: Option<&Value>) -> (Option<Spec>, Vec<Fie
 
 /// Whether `spec` fits the typed model of `kind`: it deserializes and has no unknown
 /// field. `None` for kinds whose unknown fields are not checked. This is the verdict
-/// the tests hold against the upstream CRD schemas.
+/// the tests hold against the upstream CRD schemas (and the webhook's decoding); the
+/// webhook's other rules ([`webhook_rules`]) are not part of it.
 pub fn fits_model(kind: Kind, spec: &Value) -> Option<Result<(), String>> {
     if !unknown::checked(kind) {
         return None;
     }
-    let problems = read(kind, spec).1;
+    let problems = read_model(kind, Some(spec)).1;
     Some(if problems.is_empty() {
         Ok(())
     } else {
@@ -128,4 +140,115 @@ pub fn deserialize<T: DeserializeOwned>(value: &Value, base: &str) -> (Result<T,
         FieldProblem::new(path, e.into_inner().to_string())
     });
     (parsed, ignored)
+}
+
+/// What eventing's webhook refuses in a spec on a default cluster (no alpha feature on),
+/// that the typed model lets through; the rules that need more than the spec (refs
+/// within the set, a Channel's namespace) are the plan's ([`crate::plan`]).
+///
+/// * A Subscription without `subscriber` (`pkg/apis/messaging/v1/subscription_validation.go`).
+/// * A `namespace` in a Subscription's `channel` or a Trigger's `brokerRef`: refused
+///   whatever its value while `cross-namespace-event-links` is disabled
+///   (`subscribable_channelable_validation.go`, `trigger_validation.go`).
+/// * A trigger filter attribute name outside `^[a-z][a-z0-9]*$`, in `filter.attributes`
+///   and in the `exact`, `prefix` and `suffix` of `filters` (`trigger_validation.go`).
+pub fn webhook_rules(spec: &Spec) -> Vec<FieldProblem> {
+    const CROSS_NAMESPACE: &str = "must not be set: only name, apiVersion and kind are supported fields when \
+                                   feature.CrossNamespaceEventLinks is disabled (a default cluster)";
+    let mut problems = Vec::new();
+    match spec {
+        Spec::Subscription(subscription) => {
+            // An empty one (`subscriber: {}`) is upstream's "missing" too; the plan says
+            // so already ("set ref or uri"), where it resolves the destination.
+            if subscription.subscriber.is_none() {
+                problems
+                    .push(FieldProblem::new("spec.subscriber", "required: a Subscription must reference a subscriber"));
+            }
+            if subscription.channel.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+                problems.push(FieldProblem::new("spec.channel.namespace", CROSS_NAMESPACE));
+            }
+        }
+        Spec::Trigger(trigger) => {
+            if trigger.broker_ref.as_ref().and_then(|r| r.namespace.as_deref()).is_some_and(|n| !n.is_empty()) {
+                problems.push(FieldProblem::new("spec.brokerRef.namespace", CROSS_NAMESPACE));
+            }
+            if let Some(filter) = &trigger.filter {
+                attribute_names(&filter.attributes, "spec.filter.attributes", &mut problems);
+            }
+            for (i, filter) in trigger.filters.iter().flatten().enumerate() {
+                filter_attribute_names(filter, &format!("spec.filters[{i}]"), &mut problems);
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+fn filter_attribute_names(filter: &SubscriptionsApiFilter, path: &str, problems: &mut Vec<FieldProblem>) {
+    for (dialect, map) in [("exact", &filter.exact), ("prefix", &filter.prefix), ("suffix", &filter.suffix)] {
+        if let Some(map) = map {
+            attribute_names(map, &format!("{path}.{dialect}"), problems);
+        }
+    }
+    for (dialect, list) in [("all", &filter.all), ("any", &filter.any)] {
+        for (i, inner) in list.iter().flatten().enumerate() {
+            filter_attribute_names(inner, &format!("{path}.{dialect}[{i}]"), problems);
+        }
+    }
+    if let Some(inner) = &filter.not {
+        filter_attribute_names(inner, &format!("{path}.not"), problems);
+    }
+}
+
+/// Upstream's `validAttributeName`: `^[a-z][a-z0-9]*$`.
+fn attribute_names(map: &std::collections::BTreeMap<String, String>, path: &str, problems: &mut Vec<FieldProblem>) {
+    for name in map.keys() {
+        let mut bytes = name.bytes();
+        let valid = bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+            && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !valid {
+            problems.push(FieldProblem::new(
+                format!("{path}.{name}"),
+                format!(
+                    "invalid key name {name:?}: an attribute name must start with a letter and can only contain \
+                     lowercase alphanumeric"
+                ),
+            ));
+        }
+    }
+}
+
+/// Every `delivery:` of `spec`, with its field path: steps, branches, channel
+/// templates, channels and their subscribers, subscriptions, brokers, triggers.
+pub fn deliveries(spec: &Spec) -> Vec<(String, &DeliverySpec)> {
+    fn template(t: &Option<ChannelTemplate>) -> Option<&DeliverySpec> {
+        t.as_ref().and_then(|t| t.spec.as_ref()).and_then(|s| s.delivery.as_ref())
+    }
+    let mut out: Vec<(String, &DeliverySpec)> = Vec::new();
+    match spec {
+        Spec::Sequence(s) => {
+            out.extend(template(&s.channel_template).map(|d| ("spec.channelTemplate.spec.delivery".into(), d)));
+            for (i, step) in s.steps.iter().enumerate() {
+                out.extend(step.delivery.as_ref().map(|d| (format!("spec.steps[{i}].delivery"), d)));
+            }
+        }
+        Spec::Parallel(p) => {
+            out.extend(template(&p.channel_template).map(|d| ("spec.channelTemplate.spec.delivery".into(), d)));
+            for (i, branch) in p.branches.iter().enumerate() {
+                out.extend(branch.delivery.as_ref().map(|d| (format!("spec.branches[{i}].delivery"), d)));
+            }
+        }
+        Spec::Channel(c) => {
+            out.extend(template(&c.channel_template).map(|d| ("spec.channelTemplate.spec.delivery".into(), d)));
+            out.extend(c.delivery.as_ref().map(|d| ("spec.delivery".into(), d)));
+            for (i, subscriber) in c.subscribers.iter().flatten().enumerate() {
+                out.extend(subscriber.delivery.as_ref().map(|d| (format!("spec.subscribers[{i}].delivery"), d)));
+            }
+        }
+        Spec::Subscription(s) => out.extend(s.delivery.as_ref().map(|d| ("spec.delivery".into(), d))),
+        Spec::Broker(b) => out.extend(b.delivery.as_ref().map(|d| ("spec.delivery".into(), d))),
+        Spec::Trigger(t) => out.extend(t.delivery.as_ref().map(|d| ("spec.delivery".into(), d))),
+        _ => {}
+    }
+    out
 }

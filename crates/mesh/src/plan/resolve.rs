@@ -11,17 +11,26 @@ impl Planner<'_> {
     /// Resolves a destination found at `path` of `doc`; `None` (and a problem) when it
     /// cannot be.
     pub(super) fn destination(&mut self, doc: &Document, path: &str, destination: &Destination) -> Option<Target> {
-        match self.resolve(doc, destination) {
+        let resolved = match cross_namespace(doc, path, destination) {
+            Some(problem) => Err(problem),
+            None => self.resolve(doc, destination),
+        };
+        match resolved {
             Ok(target) => Some(target),
             Err(FieldProblem { path: sub, message }) => {
                 let path = if sub.is_empty() { path.to_owned() } else { format!("{path}.{sub}") };
-                self.problems.add(&doc.place, path, message);
+                // A channel's delivery is read once per subscription on it: say it once.
+                let problem = crate::manifests::Problem { place: doc.place.clone(), path, message };
+                if !self.problems.0.contains(&problem) {
+                    self.problems.0.push(problem);
+                }
                 None
             }
         }
     }
 
-    fn resolve(&mut self, doc: &Document, destination: &Destination) -> Result<Target, FieldProblem> {
+    /// The URL of `destination` (of `doc`), or why there is none; no problem is recorded.
+    pub(super) fn resolve(&mut self, doc: &Document, destination: &Destination) -> Result<Target, FieldProblem> {
         let base = match &destination.reference {
             Some(r) => {
                 let group = crate::manifests::group_of(&r.api_version);
@@ -50,6 +59,12 @@ impl Planner<'_> {
         };
         match (base, destination.uri.as_deref()) {
             (Some((url, name)), None) => Ok(Target { url, name }),
+            // knative.dev/pkg apis/duck/v1/destination.go: "Absolute URI is not allowed
+            // when Ref or [apiVersion, kind, name] is present".
+            (Some(_), Some(uri)) if url::Url::parse(uri).is_ok() => Err(FieldProblem::new(
+                "uri",
+                format!("{uri:?}: an absolute uri is not allowed with a ref (write a path)"),
+            )),
             (Some((base, name)), Some(uri)) => match base.join(uri) {
                 Ok(url) => Ok(Target { name: format!("{name}{}", url.path()), url }),
                 Err(e) => Err(FieldProblem::new("uri", format!("cannot resolve {uri:?} against {base}: {e}"))),
@@ -106,4 +121,23 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// What a default cluster's webhook says of a ref's `namespace` in `destination` (at
+/// `path` of `doc`). Only a Channel validates its spec within its own namespace
+/// (`pkg/apis/messaging/v1/channel_validation.go`: `apis.WithinParent`), so only its
+/// `delivery.deadLetterSink.ref` is refused for another namespace ("mismatched
+/// namespaces", knative.dev/pkg `apis/duck/v1/knative_reference.go`). Sequence,
+/// Parallel, PingSource, Trigger and Subscription validate without a parent, and a
+/// Broker allows other namespaces unless `config-br-defaults` disallows them
+/// (`broker_validation.go`), so their refs may name another namespace, as here.
+fn cross_namespace(doc: &Document, path: &str, destination: &Destination) -> Option<FieldProblem> {
+    let namespace = destination.reference.as_ref()?.namespace.as_deref()?;
+    if doc.kind != Kind::Channel || !path.starts_with("spec.delivery.") || namespace == doc.namespace {
+        return None;
+    }
+    Some(FieldProblem::new(
+        "ref.namespace",
+        format!("mismatched namespaces: parent namespace: {:?} does not match ref: {namespace:?}", doc.namespace),
+    ))
 }
