@@ -169,11 +169,21 @@ fn kn_prints_a_deploy_script_that_a_shell_accepts() {
     let out = fnmesh(&["kn", "flows/sequence", "--fnmesh-images", "--registry", "registry.local:5000/me"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let script = text(&out.stdout);
-    assert!(script.contains(
-        "kn service create first --namespace default --force --image registry.local:5000/me/appender:0.1.0 \\\n  --env 'MESSAGE= - Handled by 0'\n"
-    ), "{script}");
+    // The Knative Service as written (every field), with the image of --fnmesh-images.
     assert!(
-        script.contains("kubectl apply -f - <<'YAML'\napiVersion: sources.knative.dev/v1beta1\nkind: PingSource"),
+        script.contains(
+            "kubectl apply --namespace default -f - <<'YAML'\napiVersion: serving.knative.dev/v1\nkind: Service\n\
+         metadata:\n  name: first\nspec:\n  template:\n    spec:\n      containers:\n      \
+         - image: registry.local:5000/me/appender:0.1.0\n        env:\n        - name: MESSAGE\n          \
+         value: ' - Handled by 0'\n"
+        ),
+        "{script}"
+    );
+    // The seed's v1beta1 PingSource as v1: no current cluster serves v1beta1 (Knative 0.23).
+    assert!(
+        script.contains(
+            "kubectl apply --namespace default -f - <<'YAML'\napiVersion: sources.knative.dev/v1\nkind: PingSource"
+        ),
         "{script}"
     );
     for flow in ["flows/sequence", "flows/parallel", "flows/buy-tickets", "flows/saga", "flows/provisioning"] {

@@ -113,8 +113,11 @@ Examples:
         #[arg(long, default_value = "default")]
         namespace: String,
     },
-    /// Print the kn and kubectl commands that deploy these manifests to a Knative cluster.
-    #[command(after_help = "hack/deploy runs them. Examples:
+    /// Print the kubectl commands that deploy these manifests to a Knative cluster, as written.
+    #[command(after_help = "Workloads first (kubectl wait until ready), then the eventing objects. What a current
+cluster would not take as written is changed, with a comment saying so: a PingSource
+sources.knative.dev/v1beta1 becomes v1; a Broker default that fnmesh run made is created.
+hack/deploy runs them. Examples:
   fnmesh kn flows/sequence                              # the images as written (upstream ones)
   fnmesh kn flows/sequence --fnmesh-images --registry registry.local:5000/me")]
     Kn {

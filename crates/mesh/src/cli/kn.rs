@@ -1,12 +1,19 @@
-//! The commands that put a flow on a real Knative cluster: `kn service create` for each
-//! Knative Service (image and env), then one `kubectl apply` for everything else, in the
-//! manifests' order. `hack/deploy` prints them (`--dry-run`) or runs them.
+//! The commands that put a flow on a real Knative cluster, as the manifests say it:
+//! `kubectl apply` of the workloads as written (every field of a Knative Service kept:
+//! concurrency, probes, resources, security context, annotations), `kubectl wait` until
+//! they are ready, then one `kubectl apply` of the eventing objects, per namespace, in
+//! the manifests' order. What a current cluster would not take as written is changed,
+//! with a comment line in the script saying so: a PingSource `v1beta1` becomes `v1`, a
+//! Broker `default` that `fnmesh run` made implicitly is created. `hack/deploy` prints
+//! the script (`--dry-run`) or runs it.
 
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
-use crate::manifests::{Document, Kind, Spec, yaml};
-use crate::plan::{COMMAND_ANNOTATION, Images};
+use crate::manifests::schemas::served_by_knative;
+use crate::manifests::yaml::{self, Mapping, Value};
+use crate::manifests::{Document, Kind, Problems};
+use crate::plan::{COMMAND_ANNOTATION, DEFAULT_BROKER, Images};
 
 /// How images are written.
 #[derive(Debug, Clone, Default)]
@@ -42,51 +49,205 @@ fn image(written: &str, images: &Images, choice: &ImageChoice) -> String {
     }
 }
 
-/// The script for `documents`.
+/// One namespace's objects, in two applies: workloads (and whatever else is not
+/// eventing: ConfigMaps, Secrets), then the eventing objects once the workloads are ready.
+#[derive(Default)]
+struct Batch {
+    namespace: String,
+    notes: Vec<String>,
+    workloads: Vec<Value>,
+    ready: Vec<String>,
+    eventing: Vec<Value>,
+}
+
 /// The script for `documents` (loaded without problems: a spec that did not fit is
-/// reported by the loader, not here).
+/// reported by the loader, not here). The set is planned first, as `fnmesh validate`
+/// does, so a set that would not run is not deployed either.
 pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> Result<String> {
-    let mut out = String::from("set -euo pipefail\n");
-    let mut rest = Vec::new();
-    for doc in documents {
-        if doc.kind != Kind::KService {
-            rest.push(doc);
-            continue;
-        }
-        let Some(Spec::KService(spec)) = &doc.spec else { continue };
-        if doc.metadata.annotations.contains_key(COMMAND_ANNOTATION) {
-            let _ =
-                writeln!(out, "# skipped {}: it runs a local command ({COMMAND_ANNOTATION}), not an image", doc.name);
-            continue;
-        }
-        let Some(container) = spec.template.spec.containers.first() else { continue };
-        let _ = write!(
-            out,
-            "kn service create {} --namespace {} --force --image {}",
-            quote(&doc.name),
-            quote(&doc.namespace),
-            quote(&image(&container.image, images, choice))
-        );
-        for env in &container.env {
-            let _ = write!(
-                out,
-                " \\\n  --env {}",
-                quote(&format!("{}={}", env.name, env.value.clone().unwrap_or_default()))
-            );
-        }
-        out.push('\n');
-    }
-    if !rest.is_empty() {
-        out.push_str("kubectl apply -f - <<'YAML'\n");
-        for (i, doc) in rest.iter().enumerate() {
-            if i > 0 {
-                out.push_str("---\n");
+    let plan = crate::plan::plan(documents, None, Problems::default())?;
+    let mut refused = Problems::default();
+    let mut batches: Vec<Batch> = Vec::new();
+    let batch = |batches: &mut Vec<Batch>, namespace: &str| -> usize {
+        match batches.iter().position(|b| b.namespace == namespace) {
+            Some(i) => i,
+            None => {
+                batches.push(Batch { namespace: namespace.to_owned(), ..Batch::default() });
+                batches.len() - 1
             }
-            out.push_str(&yaml::to_string(&doc.value).map_err(Error::Output)?);
         }
-        out.push_str("YAML\n");
+    };
+    for doc in documents {
+        let i = batch(&mut batches, &doc.namespace);
+        let mut value = doc.value.clone();
+        let version = doc.api_version.rsplit('/').next().unwrap_or_default();
+        let served = served_by_knative(doc.kind);
+        if doc.kind == Kind::PingSource && version == "v1beta1" {
+            value = ping_source_v1(value);
+            batches[i].notes.push(format!(
+                "PingSource {}: sources.knative.dev/v1beta1 is not served since Knative 0.23; applied as \
+                 sources.knative.dev/v1 (jsonData -> data, contentType: application/json), as Knative 0.22 converted it",
+                doc.name
+            ));
+        } else if !served.is_empty() && !served.contains(&version) {
+            refused.add(
+                &doc.place,
+                "apiVersion",
+                format!(
+                    "{} {} is not served by current Knative: write {}/{} (fnmesh kn converts only PingSource v1beta1)",
+                    doc.api_version,
+                    doc.kind_name,
+                    doc.group(),
+                    served[0]
+                ),
+            );
+            continue;
+        }
+        match doc.kind {
+            Kind::KService | Kind::Deployment => {
+                set_images(&mut value, images, choice);
+                if let Some(command) = doc.metadata.annotations.get(COMMAND_ANNOTATION) {
+                    batches[i].notes.push(format!(
+                        "{} {}: fnmesh run runs {command:?} ({COMMAND_ANNOTATION}); the cluster runs its image {}",
+                        doc.kind_name,
+                        doc.name,
+                        containers(&value).first().cloned().unwrap_or_default()
+                    ));
+                }
+                let ready = if doc.kind == Kind::KService { "ksvc" } else { "deployment" };
+                batches[i].ready.push(format!("{ready}/{}", doc.name));
+                batches[i].workloads.push(value);
+            }
+            Kind::CoreService | Kind::Other => batches[i].workloads.push(value),
+            _ => batches[i].eventing.push(value),
+        }
+    }
+    // The Brokers `default` that `fnmesh run` makes (namespace injection) and a default
+    // cluster does not (semantics: "No Broker is created implicitly").
+    for broker in &plan.brokers {
+        let defined = documents
+            .iter()
+            .any(|d| d.kind == Kind::Broker && d.namespace == broker.namespace && d.name == broker.name);
+        if !defined && broker.name == DEFAULT_BROKER {
+            let i = batch(&mut batches, &broker.namespace);
+            batches[i].notes.push(format!(
+                "Broker {DEFAULT_BROKER}: named by a Trigger or a ref and defined by no manifest; fnmesh run makes it \
+                 (as namespace injection would), a default cluster does not: created here"
+            ));
+            batches[i].eventing.insert(0, implicit_broker());
+        }
+    }
+    refused.into_result(())?;
+    let mut out = String::from("set -euo pipefail\n");
+    for batch in &batches {
+        for note in &batch.notes {
+            let _ = writeln!(out, "# {}", note.replace(['\n', '\r'], " "));
+        }
+        let namespace = quote(&batch.namespace);
+        apply(&mut out, &namespace, &batch.workloads)?;
+        let (services, deployments): (Vec<&String>, Vec<&String>) =
+            batch.ready.iter().partition(|r| r.starts_with("ksvc/"));
+        for (condition, names) in [("Ready", services), ("Available", deployments)] {
+            if !names.is_empty() {
+                let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
+                let _ = writeln!(
+                    out,
+                    "kubectl wait --namespace {namespace} --for=condition={condition} --timeout=300s {}",
+                    names.join(" ")
+                );
+            }
+        }
+        apply(&mut out, &namespace, &batch.eventing)?;
     }
     Ok(out)
+}
+
+/// One `kubectl apply` of `values` in `namespace` (objects that name none go there;
+/// kubectl refuses one that names another).
+fn apply(out: &mut String, namespace: &str, values: &[Value]) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(out, "kubectl apply --namespace {namespace} -f - <<'YAML'");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&yaml::to_string(value).map_err(Error::Output)?);
+    }
+    out.push_str("YAML\n");
+    Ok(())
+}
+
+fn implicit_broker() -> Value {
+    let mut metadata = Mapping::new();
+    metadata.insert("name".into(), DEFAULT_BROKER.into());
+    let mut broker = Mapping::new();
+    broker.insert("apiVersion".into(), "eventing.knative.dev/v1".into());
+    broker.insert("kind".into(), "Broker".into());
+    broker.insert("metadata".into(), Value::Mapping(metadata));
+    Value::Mapping(broker)
+}
+
+/// The images of the containers of a Knative Service or a Deployment.
+fn containers(value: &Value) -> Vec<String> {
+    let list =
+        value.get("spec").and_then(|s| s.get("template")).and_then(|t| t.get("spec")).and_then(|s| s.get("containers"));
+    list.and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| yaml::str_at(c, "image").map(str::to_owned))
+        .collect()
+}
+
+/// Every container's image as `choice` writes it.
+fn set_images(value: &mut Value, images: &Images, choice: &ImageChoice) {
+    let list = value
+        .get_mut("spec")
+        .and_then(|s| s.get_mut("template"))
+        .and_then(|t| t.get_mut("spec"))
+        .and_then(|s| s.get_mut("containers"))
+        .and_then(Value::as_sequence_mut);
+    for container in list.into_iter().flatten() {
+        if let Some(Value::String(written)) = container.get_mut("image") {
+            *written = image(written, images, choice);
+        }
+    }
+}
+
+/// A PingSource `sources.knative.dev/v1beta1` as `v1`: `jsonData` becomes `data` with
+/// `contentType: application/json`, as Knative 0.22's conversion webhook made it
+/// (knative/eventing `pkg/apis/sources/v1beta1/ping_conversion.go` before 0bfa8de2d,
+/// "remove sources v1beta1 APIs"): a JSON object is re-encoded (compact, its keys
+/// sorted, as Go's `json.Marshal` of a map), anything else is wrapped as
+/// `{"body": "<jsonData>"}`. The other fields (schedule, timezone, sink, ceOverrides)
+/// are the same in both versions.
+pub fn ping_source_v1(mut value: Value) -> Value {
+    if let Some(map) = value.as_mapping_mut() {
+        map.insert("apiVersion".into(), "sources.knative.dev/v1".into());
+    }
+    let Some(spec) = value.get_mut("spec").and_then(Value::as_mapping_mut) else { return value };
+    let json_data = spec.get("jsonData").and_then(Value::as_str).map(str::to_owned);
+    let mut converted = Mapping::new();
+    for (key, field) in std::mem::take(spec) {
+        if key.as_str() == Some("jsonData") {
+            if let Some(data) = json_data.as_deref().filter(|d| !d.is_empty()) {
+                converted.insert("contentType".into(), "application/json".into());
+                converted.insert("data".into(), json_message(data).into());
+            }
+        } else {
+            converted.insert(key, field);
+        }
+    }
+    *spec = converted;
+    value
+}
+
+/// upstream's `makeMessage`: a JSON object re-encoded, else `{"body": text}`.
+fn json_message(text: &str) -> String {
+    match serde_json::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(text) {
+        Ok(object) => serde_json::to_string(&object).unwrap_or_else(|_| text.to_owned()),
+        Err(_) => serde_json::json!({"body": text}).to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +281,31 @@ mod tests {
             "quay.io/x/filter:0.1.0"
         );
         assert_eq!(image("nginx", &images, &choice(None, true)), "nginx");
+    }
+
+    #[test]
+    fn ping_source_v1beta1_becomes_v1_as_knative_0_22_converted_it() {
+        // knative/eventing pkg/apis/sources/v1beta1/ping_conversion.go (removed in
+        // 0bfa8de2d): makeMessage re-encodes a JSON object (json.Marshal of a map: compact,
+        // keys sorted) and wraps anything else as {"body": ...}; contentType application/json.
+        let v1beta1 = |json_data: &str| {
+            let text = format!(
+                "apiVersion: sources.knative.dev/v1beta1\nkind: PingSource\nmetadata: {{name: p}}\nspec:\n  \
+                 schedule: '* * * * *'\n  jsonData: '{json_data}'\n  sink: {{uri: 'http://x'}}\n"
+            );
+            let value: Value = yaml::from_str(&text).unwrap();
+            ping_source_v1(value)
+        };
+        let converted = v1beta1(r#"{"message": "hello, world!", "id": 1}"#);
+        assert_eq!(
+            yaml::to_string(&converted).unwrap(),
+            "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata:\n  name: p\nspec:\n  schedule: '* * * * *'\n  \
+             contentType: application/json\n  data: '{\"id\":1,\"message\":\"hello, world!\"}'\n  sink:\n    uri: http://x\n"
+        );
+        let wrapped = v1beta1("just text");
+        assert_eq!(wrapped["spec"]["data"].as_str(), Some(r#"{"body":"just text"}"#));
+        assert_eq!(wrapped["spec"]["contentType"].as_str(), Some("application/json"));
+        let empty = v1beta1("");
+        assert!(empty["spec"].get("data").is_none() && empty["spec"].get("contentType").is_none());
     }
 }
