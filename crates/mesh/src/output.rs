@@ -2,6 +2,7 @@
 //! `<service> | <line>`, and fnmesh's own delivery log as `fnmesh | <line>`.
 
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 
 use fnmesh_runtime::{Capture, Console, Output};
 
@@ -12,6 +13,8 @@ pub struct Out {
     color: bool,
     /// Whether delivery decisions are logged.
     pub verbose: bool,
+    /// The sources in the order they were first seen: each takes the next colour.
+    sources: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for Out {
@@ -20,21 +23,29 @@ impl std::fmt::Debug for Out {
     }
 }
 
-/// Colours for service names, picked by name so a service keeps its colour.
-const PALETTE: [&str; 6] = ["\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[91m"];
+/// Colours for service names, given in the order services start (their order in the
+/// manifests), so no two of the first eleven share one and a run always colours a set
+/// the same way. A hash of the name could not promise that: the seed's Parallel has five
+/// services, and five names in six colours collide more often than not.
+const PALETTE: [&str; 11] = [
+    "\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[91m", "\x1b[96m", "\x1b[93m", "\x1b[95m",
+    "\x1b[92m", "\x1b[94m",
+];
+/// fnmesh's own lines: bold, no colour of a service's.
+const FNMESH: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 impl Out {
     /// Standard output; coloured when it is a terminal and `color` allows.
     pub fn stdout(color: Option<bool>, verbose: bool) -> Self {
         let color = color.unwrap_or_else(|| std::io::stdout().is_terminal());
-        Self { sink: Output::stdout(), color, verbose }
+        Self { sink: Output::stdout(), color, verbose, sources: Arc::default() }
     }
 
     /// A stream kept in memory, for tests.
     pub fn capture() -> (Self, Capture) {
         let (sink, capture) = Output::capture();
-        (Self { sink, color: false, verbose: true }, capture)
+        (Self { sink, color: false, verbose: true, sources: Arc::default() }, capture)
     }
 
     /// Writes `line` (no newline) as coming from `source`. Control characters in it are
@@ -43,13 +54,31 @@ impl Out {
     pub fn line(&self, source: &str, line: &str) {
         let line = escape_controls(line);
         let text = if self.color {
-            let colour = PALETTE[source.bytes().map(usize::from).sum::<usize>() % PALETTE.len()];
+            let colour = self.colour(source);
             format!("{colour}{source} |{RESET} {line}\n")
         } else {
             format!("{source} | {line}\n")
         };
         // Output is best effort: a closed stdout must not stop the mesh.
         let _ = self.sink.write_block(text.as_bytes());
+    }
+
+    /// The colour of `source`: fnmesh's own, or the next free one of the palette the
+    /// first time a source is seen ([`Out::console`] and [`pipe_lines`] see a service
+    /// when it starts).
+    fn colour(&self, source: &str) -> &'static str {
+        if source == "fnmesh" {
+            return FNMESH;
+        }
+        let mut sources = self.sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = match sources.iter().position(|s| s == source) {
+            Some(index) => index,
+            None => {
+                sources.push(source.to_owned());
+                sources.len() - 1
+            }
+        };
+        PALETTE[index % PALETTE.len()]
     }
 
     /// A delivery decision or a mesh event, when verbose.
@@ -66,6 +95,7 @@ impl Out {
 
     /// A console for a function: both its stdout and stderr become prefixed lines.
     pub fn console(&self, service: &str) -> Console {
+        self.colour(service);
         let writer = || Output::new(Prefixed { out: self.clone(), source: service.to_owned(), partial: Vec::new() });
         Console { out: writer(), err: writer() }
     }
@@ -120,6 +150,7 @@ impl Drop for Prefixed {
 
 /// Lines of a child process's stream, prefixed, until it ends.
 pub fn pipe_lines(out: Out, source: String, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+    out.colour(&source);
     tokio::spawn(async move {
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(stream).lines();
@@ -147,6 +178,36 @@ mod tests {
         assert_eq!(lines[1], "third | two");
         assert!(lines[2].starts_with("third | ") && lines[2].ends_with(" Received a new event"), "{}", lines[2]);
         assert_eq!(lines[3], "fnmesh | sequence/sequence step 0 -> first: 200 in 0.4 ms");
+    }
+
+    #[test]
+    fn the_seeds_services_have_colours_of_their_own() {
+        // flows/sequence (first, second, third) and flows/parallel (even-filter, odd-filter,
+        // even-transformer, odd-transformer, event-display), started in the plan's order.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows");
+        let images = crate::plan::Images::load(&[] as &[&str]).unwrap();
+        for flow in ["sequence", "parallel"] {
+            let (documents, problems) = crate::manifests::load(&[root.join(flow)], "default");
+            let plan = crate::plan::plan(&documents, Some(&images), problems).unwrap();
+            let (sink, capture) = Output::capture();
+            let out = Out { sink, color: true, verbose: true, sources: Arc::default() };
+            let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+            assert!(names.len() >= 3, "{flow}: {names:?}");
+            for name in &names {
+                drop(out.console(name));
+            }
+            for name in names.iter().rev() {
+                out.line(name, "x");
+            }
+            out.say("ready");
+            let text = capture.text();
+            let mut colours: Vec<&str> = text.lines().map(|l| &l[..=l.find('m').unwrap()]).collect();
+            assert_eq!(colours.len(), names.len() + 1, "{text:?}");
+            assert_eq!(colours.last(), Some(&FNMESH));
+            colours.sort();
+            colours.dedup();
+            assert_eq!(colours.len(), names.len() + 1, "{flow}: a colour is shared in {text:?}");
+        }
     }
 
     #[test]

@@ -51,12 +51,14 @@ fn run_send_get_and_stop() {
         assert!(Instant::now() < deadline, "fnmesh run did not come up: {}", text(&get.stderr));
         std::thread::sleep(Duration::from_millis(50));
     };
+    // The ksvc CRD's printer columns (knative/serving config/core/300-resources/service.yaml),
+    // laid out as kubectl does; READY: each service answered its probe.
     assert_eq!(
         listing,
-        "NAME     URL                                       READY\n\
-         first    http://first.default.svc.cluster.local    True\n\
-         second   http://second.default.svc.cluster.local   True\n\
-         third    http://third.default.svc.cluster.local    True\n"
+        "NAME     URL                                       LATESTCREATED   LATESTREADY    READY   REASON\n\
+         first    http://first.default.svc.cluster.local    first-00001     first-00001    True    \n\
+         second   http://second.default.svc.cluster.local   second-00001    second-00001   True    \n\
+         third    http://third.default.svc.cluster.local    third-00001     third-00001    True    \n"
     );
     let sent = fnmesh(&[
         "send",

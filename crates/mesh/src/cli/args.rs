@@ -73,8 +73,8 @@ Then, from another terminal:
         #[arg(long, short)]
         quiet: bool,
         /// Colour the service names: auto (when a terminal), always, never.
-        #[arg(long, default_value = "auto")]
-        color: String,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
     },
     /// Check manifests as `fnmesh run` does before it starts, without running anything.
     #[command(after_help = "Checks the typed Knative model (unknown fields too), the rules Knative's webhooks
@@ -167,15 +167,68 @@ Examples:
         #[arg(long, default_value = "default")]
         namespace: String,
     },
-    /// List what a running `fnmesh run` serves, with the addresses Knative would report.
-    #[command(after_help = "Examples:\n  fnmesh get\n  fnmesh get ksvc\n  fnmesh get sequence --port 9090")]
+    /// List what a running `fnmesh run` serves, as `kubectl get` shows it on a cluster.
+    #[command(after_help = "Columns per kind are the CRDs' (a Trigger: BROKER, SUBSCRIBER_URI); READY of a
+service is whether it answers now. Examples:
+  fnmesh get                                     # every kind, one table each
+  fnmesh get ksvc
+  fnmesh get trigger my-trigger -o yaml
+  fnmesh get sequence --port 9090 -A")]
     Get {
-        /// ksvc, service, sequence, parallel, broker, trigger, pingsource, channel, subscription.
+        /// ksvc, service, sequence, parallel, broker, trigger, pingsource, containersource,
+        /// sinkbinding, inmemorychannel, channel, subscription (plurals and short names
+        /// too: imc, sub, svc).
         kind: Option<String>,
+        /// One object of that kind.
+        name: Option<String>,
+        /// Output: a table (default), wide, yaml, json, name.
+        #[arg(long, short, value_enum)]
+        output: Option<GetOutput>,
+        /// The namespace to list.
+        #[arg(long, short, default_value = "default")]
+        namespace: String,
+        /// Every namespace (a NAMESPACE column first).
+        #[arg(long, short = 'A')]
+        all_namespaces: bool,
         /// The ingress port of the running `fnmesh run`.
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// When standard output is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    /// Whether to colour, when decided (`None`: ask the terminal).
+    pub fn forced(self) -> Option<bool> {
+        match self {
+            Self::Auto => None,
+            Self::Always => Some(true),
+            Self::Never => Some(false),
+        }
+    }
+}
+
+/// `fnmesh get -o`, as `kubectl get -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetOutput {
+    /// The table with the columns of priority 1 too (a Broker's CLASS).
+    Wide,
+    /// The objects as YAML (a `List` when several).
+    Yaml,
+    /// The objects as JSON (a `List` when several).
+    Json,
+    /// `kind.group/name`, one a line.
+    Name,
 }
 
 /// `--body-limit`, `--backlog`: a positive number of bytes.

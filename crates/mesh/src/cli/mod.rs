@@ -51,12 +51,7 @@ async fn command(command: Command) -> ExitCode {
             quiet,
             color,
         } => {
-            let color = match color.as_str() {
-                "always" => Some(true),
-                "never" => Some(false),
-                _ => None,
-            };
-            let out = Out::stdout(color, !quiet);
+            let out = Out::stdout(color.forced(), !quiet);
             let options = Options {
                 port,
                 address,
@@ -76,7 +71,10 @@ async fn command(command: Command) -> ExitCode {
             let args = SendArgs { target, data, ty, source, id, extensions, port, namespace };
             report(client::send(&args).await)
         }
-        Command::Get { kind, port } => report(client::get(kind.as_deref(), port).await),
+        Command::Get { kind, name, output, namespace, all_namespaces, port } => {
+            let args = client::GetArgs { kind, name, output, namespace: (!all_namespaces).then_some(namespace), port };
+            report(client::get(&args).await)
+        }
         Command::Graph { paths, format, namespace } => report(graph(&paths, &format, &namespace)),
         Command::Kn { paths, namespace, registry, fnmesh_images, images } => {
             let choice = kn::ImageChoice { registry, fnmesh_images, version: env!("CARGO_PKG_VERSION").to_owned() };

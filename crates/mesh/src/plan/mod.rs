@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod env;
 pub mod filters;
 pub mod images;
+pub mod objects;
 pub mod parallel;
 pub mod pings;
 pub mod resolve;
@@ -166,6 +167,10 @@ pub struct ObjectRow {
     pub name: String,
     /// The address Knative would report; empty for kinds without one.
     pub url: String,
+    /// The object as `kubectl get -o json` shows it: the manifest with its namespace,
+    /// creation time and the status Knative would report ([`objects`]).
+    #[serde(default)]
+    pub object: serde_json::Value,
 }
 
 /// Identifies an object: API group, kind, namespace, name.
@@ -265,16 +270,8 @@ impl<'a> Planner<'a> {
 
     /// A row for `fnmesh get`, with the address Knative would report.
     fn row(&mut self, kind: Kind, namespace: &str, name: &str) {
-        let url = address::address(kind, namespace, name)
-            .filter(|_| !matches!(kind, Kind::Subscription | Kind::PingSource | Kind::Trigger))
-            .map(|u| u.to_string().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
-        self.plan.objects.push(ObjectRow {
-            kind: kind.resource().into(),
-            namespace: namespace.into(),
-            name: name.into(),
-            url,
-        });
+        let row = self.object_row(kind, namespace, name);
+        self.plan.objects.push(row);
     }
 
     /// The document `kind`/`name` in `namespace`, if the set defines it.
