@@ -118,7 +118,12 @@ async fn huge_allocations_hit_the_memory_limit() {
     );
     let big = json!({"id": "1", "source": "/s", "type": "big"}).to_string();
     let err = tokio::time::timeout(Duration::from_secs(10), filter.truthy(big)).await.unwrap().unwrap_err();
-    assert!(matches!(err, JsError::OutOfMemory { .. } | JsError::Timeout { .. }), "{err:?}");
+    // Stopped by a limit: the heap's, the interrupt's, or (on a loaded machine, where the
+    // allocations outlast twice the time limit before QuickJS polls) the watchdog's.
+    assert!(
+        matches!(err, JsError::OutOfMemory { .. } | JsError::Timeout { .. } | JsError::Abandoned { .. }),
+        "{err:?}"
+    );
     let string_bomb = pool("FILTER", "'x'.repeat(1 << 29).length > 0");
     let err = string_bomb.truthy(event(EVEN)).await.unwrap_err();
     assert!(matches!(err, JsError::OutOfMemory { .. } | JsError::Thrown { .. }), "{err:?}");
