@@ -118,6 +118,10 @@ fn is_env_name(s: &str) -> bool {
 /// | `FNMESH_MAX_HEADER_BYTES` | `65536` | most bytes of header names and values; more is `431` |
 /// | `FNMESH_JSON_DEPTH` | `128` | deepest nesting of a JSON envelope or JSON data (at most 128); more is `400` |
 /// | `FNMESH_SHUTDOWN_GRACE` | `20s` | how long in-flight requests may finish after SIGTERM |
+/// | `FNMESH_MAX_CONNECTIONS` | `512` | connections held at once (under a 1 024 file descriptor limit); at the cap, the one idle the longest is closed for a new one |
+/// | `FNMESH_IDLE_TIMEOUT` | `120s` | how long a connection may wait for, or send, a request's headers; longer than the 90 s pooling proxies keep idle connections |
+/// | `FNMESH_BODY_TIMEOUT` | `30s` | how long a request's body may take to arrive (then `408`), and its reply to be taken (then the connection closes) |
+/// | `FNMESH_MAX_INFLIGHT_BYTES` | `4194304` | bytes of request bodies held at once, across requests, until their replies are written; past it a body waits up to 2 s, then `503` with `Retry-After` |
 /// | `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION` | unset | Knative names, used in logs |
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ServeConfig {
@@ -142,6 +146,18 @@ pub struct ServeConfig {
     /// `FNMESH_SHUTDOWN_GRACE`, e.g. `20s` or `500ms`.
     #[serde(rename = "fnmesh_shutdown_grace", default = "default_shutdown_grace", deserialize_with = "shutdown_grace")]
     pub shutdown_grace: Duration,
+    /// `FNMESH_MAX_CONNECTIONS`.
+    #[serde(rename = "fnmesh_max_connections", default = "default_max_connections")]
+    pub max_connections: usize,
+    /// `FNMESH_IDLE_TIMEOUT`, e.g. `120s`.
+    #[serde(rename = "fnmesh_idle_timeout", default = "default_idle_timeout", deserialize_with = "idle_timeout")]
+    pub idle_timeout: Duration,
+    /// `FNMESH_BODY_TIMEOUT`, e.g. `30s`.
+    #[serde(rename = "fnmesh_body_timeout", default = "default_body_timeout", deserialize_with = "body_timeout")]
+    pub body_timeout: Duration,
+    /// `FNMESH_MAX_INFLIGHT_BYTES`.
+    #[serde(rename = "fnmesh_max_inflight_bytes", default = "default_max_inflight_bytes")]
+    pub max_inflight_bytes: usize,
     /// `K_SERVICE`.
     pub k_service: Option<String>,
     /// `K_REVISION`.
@@ -158,6 +174,18 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 /// The deepest JSON nesting serde_json parses; `FNMESH_JSON_DEPTH` may only lower it.
 pub const MAX_JSON_DEPTH: usize = 128;
+/// The default connection cap: half of the usual 1 024 file descriptor limit, so that a
+/// flood of connections never makes `accept` fail.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// The default idle timeout: longer than the 90 s that Go's HTTP transport (Knative's
+/// queue-proxy and activator) keeps a pooled connection idle, so the proxy always closes
+/// first and never sends a request on a connection this server is closing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The default time a body may take to arrive, and a reply to be taken.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default bytes of request bodies in flight: 4 MiB (see SECURITY.md for what that
+/// costs each function in memory).
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 4 * 1024 * 1024;
 
 impl ServeConfig {
     /// Parsed from `env` and checked: every limit within what the server can honour.
@@ -181,6 +209,25 @@ impl ServeConfig {
                 format!("must be between 1 and {MAX_JSON_DEPTH} (the JSON parser's own bound)"),
             ));
         }
+        if config.max_connections == 0 {
+            return Err(ConfigError::invalid("FNMESH_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        for (var, timeout) in
+            [("FNMESH_IDLE_TIMEOUT", config.idle_timeout), ("FNMESH_BODY_TIMEOUT", config.body_timeout)]
+        {
+            if timeout.is_zero() {
+                return Err(ConfigError::invalid(var, "must be longer than 0s"));
+            }
+        }
+        if config.max_inflight_bytes < config.body_limit {
+            return Err(ConfigError::invalid(
+                "FNMESH_MAX_INFLIGHT_BYTES",
+                format!(
+                    "must be at least FNMESH_BODY_LIMIT ({} bytes), so that the largest event fits",
+                    config.body_limit
+                ),
+            ));
+        }
         Ok(config)
     }
 }
@@ -195,6 +242,10 @@ impl Default for ServeConfig {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             json_depth: MAX_JSON_DEPTH,
             shutdown_grace: default_shutdown_grace(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
             k_service: None,
             k_revision: None,
             k_configuration: None,
@@ -223,9 +274,27 @@ fn default_json_depth() -> usize {
 fn default_shutdown_grace() -> Duration {
     Duration::from_secs(20)
 }
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+fn default_idle_timeout() -> Duration {
+    DEFAULT_IDLE_TIMEOUT
+}
+fn default_body_timeout() -> Duration {
+    DEFAULT_BODY_TIMEOUT
+}
+fn default_max_inflight_bytes() -> usize {
+    DEFAULT_MAX_INFLIGHT_BYTES
+}
 
 fn shutdown_grace<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
     duration("FNMESH_SHUTDOWN_GRACE", de)
+}
+fn idle_timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    duration("FNMESH_IDLE_TIMEOUT", de)
+}
+fn body_timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    duration("FNMESH_BODY_TIMEOUT", de)
 }
 
 /// Reads a duration written like `20s`, `1m 30s` or `250ms`; errors name `var`.
@@ -303,6 +372,44 @@ mod tests {
             "FNMESH_JSON_DEPTH: must be between 1 and 128 (the JSON parser's own bound)"
         );
         assert!(refused("FNMESH_JSON_DEPTH", "deep").to_string().starts_with("FNMESH_JSON_DEPTH: invalid value"));
+    }
+
+    #[test]
+    fn connection_and_body_limits_are_read_and_checked() {
+        let env = Env::from_pairs([
+            ("FNMESH_MAX_CONNECTIONS", "64"),
+            ("FNMESH_IDLE_TIMEOUT", "2m"),
+            ("FNMESH_BODY_TIMEOUT", "500ms"),
+            ("FNMESH_MAX_INFLIGHT_BYTES", "2097152"),
+        ]);
+        let cfg = ServeConfig::from_env(&env).unwrap();
+        assert_eq!(cfg.max_connections, 64);
+        assert_eq!((cfg.idle_timeout, cfg.body_timeout), (Duration::from_secs(120), Duration::from_millis(500)));
+        assert_eq!(cfg.max_inflight_bytes, 2 * 1024 * 1024);
+        let defaults = ServeConfig::default();
+        assert_eq!((defaults.max_connections, defaults.max_inflight_bytes), (512, 4 * 1024 * 1024));
+        assert_eq!((defaults.idle_timeout, defaults.body_timeout), (Duration::from_secs(120), Duration::from_secs(30)));
+
+        let refused =
+            |pairs: &[(&str, &str)]| ServeConfig::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap_err();
+        assert_eq!(
+            refused(&[("FNMESH_MAX_CONNECTIONS", "0")]).to_string(),
+            "FNMESH_MAX_CONNECTIONS: must be at least 1"
+        );
+        assert_eq!(
+            refused(&[("FNMESH_IDLE_TIMEOUT", "0s")]).to_string(),
+            "FNMESH_IDLE_TIMEOUT: must be longer than 0s"
+        );
+        assert!(
+            refused(&[("FNMESH_BODY_TIMEOUT", "soon")])
+                .to_string()
+                .starts_with("FNMESH_BODY_TIMEOUT: invalid duration")
+        );
+        assert_eq!(
+            refused(&[("FNMESH_BODY_LIMIT", "2097152"), ("FNMESH_MAX_INFLIGHT_BYTES", "1048576")]).to_string(),
+            "FNMESH_MAX_INFLIGHT_BYTES: must be at least FNMESH_BODY_LIMIT (2097152 bytes), so that the largest \
+             event fits"
+        );
     }
 
     #[test]

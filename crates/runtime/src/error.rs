@@ -29,6 +29,9 @@ pub enum Error {
     /// The request's headers are over the configured count or size. `431`.
     #[error("{0}")]
     HeadersTooLarge(String),
+    /// The request's body did not arrive in time (`FNMESH_BODY_TIMEOUT`). `408`.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The event is valid but its data cannot be used by this function. `400`.
     #[error("{0}")]
     BadData(String),
@@ -69,6 +72,7 @@ impl Error {
             Self::InvalidEvent(_) | Self::BadData(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -119,6 +123,7 @@ mod tests {
             (Error::InvalidEvent("x".into()), 400),
             (Error::PayloadTooLarge { limit: 3, setting: "FNMESH_BODY_LIMIT" }, 413),
             (Error::HeadersTooLarge("x".into()), 431),
+            (Error::RequestTimeout("x".into()), 408),
             (Error::BadData("x".into()), 400),
             (Error::Unprocessable("x".into()), 422),
             (Error::Forbidden("x".into()), 403),

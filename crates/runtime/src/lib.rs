@@ -10,6 +10,8 @@
 //! * errors as HTTP statuses with a JSON body ([`Error`]);
 //! * `GET /healthz`, `traceparent`/`tracestate` on replies, graceful drain on
 //!   SIGTERM/SIGINT ([`server`]);
+//! * what clients may hold of a server: connections, idle and body time, and the bytes
+//!   of bodies in flight, answered with JSON `408`s and `503`s ([`server::serve`]);
 //! * where a function writes its output ([`Console`]), so a runner can capture it;
 //! * the `K_SINK` sender for events a function emits on its own ([`sink`]), under the
 //!   delivery engine the mesh uses too ([`delivery`]).
@@ -17,10 +19,13 @@
 //! The CloudEvent model is the SDK's ([`cloudevents::Event`]); this crate re-exports it.
 
 pub mod binding;
+mod budget;
 mod config;
+mod connections;
 mod console;
 pub mod delivery;
 mod error;
+mod exchange;
 mod launch;
 pub mod rfc3339;
 pub mod server;

@@ -6,10 +6,16 @@
 //! accepts HTTP/1.1 connections with hyper (with a hard cap on headers past the
 //! configured limits) until a shutdown signal, then stops accepting, lets in-flight
 //! requests finish for at most the grace period, and returns.
+//! What a client can hold is bounded there, for every router served, the `fnmesh run`
+//! ingress included: connections (`FNMESH_MAX_CONNECTIONS`, idle ones closed after
+//! `FNMESH_IDLE_TIMEOUT`, see `connections`), the time a body and a reply may take
+//! (`FNMESH_BODY_TIMEOUT`, see `exchange`) and the bytes of bodies held at once
+//! (`FNMESH_MAX_INFLIGHT_BYTES`, see `budget`).
 
 use std::future::Future;
 use std::io;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -20,10 +26,12 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::binding::RequestLimits;
+use crate::budget::Budget;
+use crate::connections::{Connections, MeteredIo};
+use crate::exchange::{ExchangeLimits, Exchanges};
 use crate::{Error, ServeConfig};
 
 /// W3C trace-context headers a function keeps on its reply.
@@ -150,14 +158,19 @@ async fn trace_context(request: Request, next: Next) -> Response {
 fn http1(config: &ServeConfig) -> hyper::server::conn::http1::Builder {
     let mut builder = hyper::server::conn::http1::Builder::new();
     let header_bytes = config.max_header_bytes.saturating_mul(2).saturating_add(8 * 1024);
-    // No timer, so no header read timeout: hyper's would also close keep-alive
-    // connections idle for 30 s, racing the next request of a proxy that pools them
-    // (queue-proxy, the mesh) into a reset the proxy does not retry for a POST.
+    // hyper's header read timeout runs from the end of one exchange to the end of the
+    // next request's headers: it is the idle timeout as well. FNMESH_IDLE_TIMEOUT (120 s)
+    // is longer than a pooling proxy keeps a connection idle (90 s: queue-proxy, the
+    // activator), so the proxy closes first and never sends a request into a close; it
+    // does not retry a POST that meets a reset.
     builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.idle_timeout)
         .max_headers(config.max_headers.saturating_mul(2))
         .max_header_size(header_bytes)
-        // The read buffer must hold the headers; hyper's default (~400 KB) often does.
-        .max_buf_size(header_bytes.max(400 * 1024));
+        // The read buffer holds the headers, and no more: an idle connection keeps its
+        // buffer, at the size the largest read made it.
+        .max_buf_size(header_bytes);
     builder
 }
 
@@ -175,7 +188,13 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let (http, grace) = (http1(config), config.shutdown_grace);
-    async move { serve_with(listener, router, shutdown, http, grace).await }
+    let connections = Connections::new(config.max_connections);
+    let limits = ExchangeLimits {
+        budget: Budget::new(config.max_inflight_bytes),
+        body_timeout: config.body_timeout,
+        body_limit: config.body_limit,
+    };
+    async move { serve_with(listener, router, shutdown, http, grace, connections, limits).await }
 }
 
 async fn serve_with(
@@ -184,6 +203,8 @@ async fn serve_with(
     shutdown: impl Future<Output = ()> + Send,
     http: hyper::server::conn::http1::Builder,
     grace: Duration,
+    connections: Arc<Connections>,
+    limits: ExchangeLimits,
 ) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
@@ -191,13 +212,16 @@ async fn serve_with(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(err) = connection.await {
-                            tracing::trace!(%err, "connection ended with an error");
-                        }
-                    });
+                    // At FNMESH_MAX_CONNECTIONS, an idle connection makes room, or the
+                    // loop waits for one to close (accepting nothing meanwhile).
+                    let admitted = tokio::select! {
+                        admitted = connections.admit() => admitted,
+                        () = &mut shutdown => break,
+                    };
+                    let io = TokioIo::new(MeteredIo::new(stream, admitted.state()));
+                    let service = Exchanges::new(router.clone(), limits.clone(), admitted.state());
+                    let connection = graceful.watch(http.serve_connection(io, service));
+                    tokio::spawn(admitted.serve(connection));
                 }
                 Err(err) => accept_failed(&err).await,
             },
