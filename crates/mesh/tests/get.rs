@@ -162,7 +162,7 @@ fn the_columns_are_the_crds_printer_columns() {
         definitions.insert(key, storage["additionalPrinterColumns"].clone());
     }
     let mut compared = 0;
-    for resource in fnmesh_mesh::cli::client::RESOURCES {
+    for resource in fnmesh_mesh::cli::get::RESOURCES {
         let Some(columns) = definitions.get(&(resource.group.to_owned(), resource.plural.to_owned())) else {
             eprintln!("{}: no CRD in ../shared/knative/crds", resource.name);
             continue;

@@ -3,10 +3,11 @@
 //! * [`args`]: the command line; [`run`]: `fnmesh run` (load, plan, start the services,
 //!   the ingress and the ping sources);
 //! * [`validate`]: `fnmesh validate`; [`graph`]: `fnmesh graph`; [`kn`]: `fnmesh kn`;
-//! * [`client`]: `fnmesh send` and `fnmesh get`, against a running mesh.
+//! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get`, against a running mesh.
 
 pub mod args;
 pub mod client;
+pub mod get;
 pub mod graph;
 pub mod kn;
 pub mod run;
@@ -72,8 +73,8 @@ async fn command(command: Command) -> ExitCode {
             report(client::send(&args).await)
         }
         Command::Get { kind, name, output, namespace, all_namespaces, port } => {
-            let args = client::GetArgs { kind, name, output, namespace: (!all_namespaces).then_some(namespace), port };
-            report(client::get(&args).await)
+            let args = get::GetArgs { kind, name, output, namespace: (!all_namespaces).then_some(namespace), port };
+            report(get::get(&args).await)
         }
         Command::Graph { paths, format, namespace } => report(graph(&paths, &format, &namespace)),
         Command::Kn { paths, namespace, registry, fnmesh_images, images } => {

@@ -113,15 +113,7 @@ impl Mesh {
             let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
             tasks.spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
         }
-        let mut errors = Vec::new();
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.push(e),
-                Err(e) => errors.push(format!("delivery task failed: {e}")),
-            }
-        }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        super::all_delivered(tasks).await
     }
 
     /// One trigger: the filter decides, then the subscriber, its reply back into the

@@ -28,15 +28,7 @@ impl Mesh {
                 mesh.subscription(&channel.namespace, &channel.subscriptions[index], &event, &headers).await
             });
         }
-        let mut errors = Vec::new();
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.push(e),
-                Err(e) => errors.push(format!("delivery task failed: {e}")),
-            }
-        }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        super::all_delivered(tasks).await
     }
 
     /// One subscription: subscriber, then its reply to `reply`; failures of either go

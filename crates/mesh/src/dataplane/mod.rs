@@ -33,6 +33,20 @@ use courier::Courier;
 use transport::Transport;
 use work::Work;
 
+/// Waits for every delivery in `tasks`; one error naming each that failed (and no sink
+/// took), as a channel's dispatcher and a broker answer their sender.
+pub(crate) async fn all_delivered(mut tasks: tokio::task::JoinSet<Result<(), String>>) -> Result<(), String> {
+    let mut errors = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(e),
+            Err(e) => errors.push(format!("delivery task failed: {e}")),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
 /// Channels and brokers by address, and how to reach the rest.
 #[derive(Debug)]
 pub struct Mesh {
