@@ -38,6 +38,7 @@ pub fn validate(paths: &[PathBuf], namespace: &str, schemas: Option<&Path>) -> R
     }
     let plan = crate::plan::plan(&documents, None, problems)?;
     let mut warnings: Vec<String> = documents.iter().flat_map(warnings_of).map(|w| w.to_string()).collect();
+    warnings.extend(plan.ignored_line());
     warnings.extend(plan.warnings);
     Ok(Checked { documents: documents.len(), against_schemas, warnings })
 }
