@@ -3,10 +3,12 @@
 //! * [`args`]: the command line; [`run`]: `fnmesh run` (load, plan, start the services,
 //!   the ingress and the ping sources);
 //! * [`validate`]: `fnmesh validate`; [`graph`]: `fnmesh graph`; [`kn`]: `fnmesh kn`;
-//! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get`, against a running mesh.
+//! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
+//!   running mesh.
 
 pub mod args;
 pub mod client;
+pub mod columns;
 pub mod get;
 pub mod graph;
 pub mod kn;
