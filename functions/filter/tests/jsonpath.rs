@@ -3,10 +3,9 @@
 //! while `/healthz` answers, and `$..*` on it no longer takes hundreds of MiB per event.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fnmesh_testkit::{free_port, reqwest};
+use fnmesh_testkit::{Process, reqwest};
 
 const EXE: &str = env!("CARGO_BIN_EXE_filter");
 
@@ -35,7 +34,8 @@ fn event(client: &reqwest::Client, base: &str, id: &str, data: String) -> reqwes
 /// builds, 3 s in debug ones, on 2 cores; 10-14 s before, on the request threads).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quadratic_query_is_stopped_with_503_and_healthz_answers_meanwhile() {
-    let filter = start(&[("FILTER_JSONPATH", "$..[?count(@..*) > 1000000]"), ("FNMESH_EVAL_WORKERS", "2")]).await;
+    let filter =
+        Process::start(EXE, &[("FILTER_JSONPATH", "$..[?count(@..*) > 1000000]"), ("FNMESH_EVAL_WORKERS", "2")]);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let data = comb();
     // Twice as many as there are evaluation threads, and than the runtime has threads.
@@ -71,8 +71,8 @@ async fn a_quadratic_query_is_stopped_with_503_and_healthz_answers_meanwhile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_descendant_of_a_large_event_takes_no_memory_of_its_own() {
-    let filter = start(&[("FILTER_JSONPATH", "$..*"), ("FNMESH_EVAL_WORKERS", "2")]).await;
-    let baseline = peak_rss(filter.child.id());
+    let filter = Process::start(EXE, &[("FILTER_JSONPATH", "$..*"), ("FNMESH_EVAL_WORKERS", "2")]);
+    let baseline = filter.peak_rss().unwrap();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
     let data = comb();
     // Two at once took the filter past 330 MiB (jsonpath-rust listed every node with its path).
@@ -88,54 +88,6 @@ async fn every_descendant_of_a_large_event_takes_no_memory_of_its_own() {
         assert_eq!(answer.bytes().await.unwrap().len(), data.len(), "it passes, unchanged");
     }
     // What remains is the events themselves (body and parsed view), as for every dialect.
-    let grown = peak_rss(filter.child.id()) - baseline;
+    let grown = filter.peak_rss().unwrap() - baseline;
     assert!(grown < 96 << 20, "peak RSS grew by {} MiB", grown >> 20);
-}
-
-/// The filter binary on a free loopback port, killed when dropped.
-struct Function {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with exactly `env` (and its port) and waits until `/healthz` answers.
-async fn start(env: &[(&str, &str)]) -> Function {
-    let port = free_port();
-    let child = Command::new(EXE)
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let function = Function { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(answer) = client.get(format!("{}/healthz", function.base)).send().await
-            && answer.status() == reqwest::StatusCode::NO_CONTENT
-        {
-            return function;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the filter did not get ready on port {port}");
-}
-
-/// The most memory the process has held so far (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
 }

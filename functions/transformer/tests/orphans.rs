@@ -3,23 +3,25 @@
 //! orphaned, at 100% CPU.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fnmesh_testkit::{free_port, reqwest};
+use fnmesh_testkit::{Process, reqwest};
 
 const EXE: &str = env!("CARGO_BIN_EXE_transformer");
 
 #[tokio::test]
 async fn jq_workers_die_when_their_function_is_killed() {
     let workers = 2;
-    let mut function = start(&[
-        // Runs until killed: the time limit is far away.
-        ("TRANSFORMER_JQ", "def f: f; f"),
-        ("FNMESH_EVAL_TIMEOUT", "10m"),
-        ("FNMESH_EVAL_WORKERS", &workers.to_string()),
-    ])
-    .await;
+    let mut function = Process::start(
+        EXE,
+        &[
+            // Runs until killed: the time limit is far away.
+            ("TRANSFORMER_JQ", "def f: f; f"),
+            ("FNMESH_EVAL_TIMEOUT", "10m"),
+            ("FNMESH_EVAL_WORKERS", &workers.to_string()),
+        ],
+    );
     let client = reqwest::Client::new();
     let mut in_flight = Vec::new();
     for i in 0..workers {
@@ -33,7 +35,7 @@ async fn jq_workers_die_when_their_function_is_killed() {
         // Kept in flight: a request that goes away would make the function kill its worker.
         in_flight.push(tokio::spawn(async move { request.send().await.map(|r| r.status()) }));
     }
-    let pid = function.child.id();
+    let pid = function.pid();
     let spinning = wait_until(Duration::from_secs(30), || {
         let children = children(pid);
         (children.len() == workers && children.iter().all(|w| w.state() == Some('R'))).then_some(children)
@@ -43,8 +45,7 @@ async fn jq_workers_die_when_their_function_is_killed() {
         panic!("{workers} workers never ran: children {:?}", children(pid));
     };
 
-    function.child.kill().unwrap(); // SIGKILL: the function cannot stop its workers itself
-    function.child.wait().unwrap();
+    function.kill(); // SIGKILL: the function cannot stop its workers itself
 
     let gone = wait_until(Duration::from_secs(10), || spinning.iter().all(|w| !w.alive()).then_some(())).await;
     let survivors: Vec<u32> = spinning.iter().filter(|w| w.alive()).map(|w| w.pid).collect();
@@ -56,46 +57,6 @@ async fn jq_workers_die_when_their_function_is_killed() {
     for request in in_flight {
         assert!(request.await.unwrap().is_err(), "the function died before answering");
     }
-}
-
-/// The transformer binary on a free loopback port, killed when dropped.
-struct Function {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with exactly `env` (and its port) and waits until `/healthz` answers.
-async fn start(env: &[(&str, &str)]) -> Function {
-    let port = free_port();
-    let child = Command::new(EXE)
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let function = Function { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(answer) = client.get(format!("{}/healthz", function.base)).send().await
-            && answer.status() == reqwest::StatusCode::NO_CONTENT
-        {
-            return function;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the transformer did not get ready on port {port}");
 }
 
 /// A process, told from a later one with the same pid by its start time.
