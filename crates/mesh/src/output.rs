@@ -149,15 +149,44 @@ impl Drop for Prefixed {
 }
 
 /// Lines of a child process's stream, prefixed, until it ends.
-pub fn pipe_lines(out: Out, source: String, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+pub fn pipe_lines(out: Out, source: String, stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, tail: Tail) {
     out.colour(&source);
     tokio::spawn(async move {
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             out.line(&source, &line);
+            tail.push(&line);
         }
     });
+}
+
+/// The last lines a process printed, for the error when it fails to start.
+#[derive(Debug, Clone, Default)]
+pub struct Tail(Arc<Mutex<std::collections::VecDeque<String>>>);
+
+impl Tail {
+    /// How many lines are kept.
+    pub const LINES: usize = 15;
+
+    /// Keeps `line`, forgetting the oldest past [`Tail::LINES`].
+    pub fn push(&self, line: &str) {
+        let mut lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() == Self::LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line.to_owned());
+    }
+
+    /// The lines kept, oldest first, each indented for an error message; empty when none.
+    pub fn render(&self) -> String {
+        let lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.is_empty() {
+            return String::new();
+        }
+        let body: Vec<String> = lines.iter().map(|l| format!("  | {}", escape_controls(l))).collect();
+        format!("; its last lines:\n{}", body.join("\n"))
+    }
 }
 
 #[cfg(test)]

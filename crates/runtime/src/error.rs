@@ -62,6 +62,15 @@ pub enum Error {
     /// A bug or an unexpected failure inside the function. `500`.
     #[error("{0}")]
     Internal(String),
+    /// Any other status a function chooses, with what is wrong (`4xx` final, `5xx`
+    /// retried by a Knative dispatcher).
+    #[error("{message}")]
+    Status {
+        /// The status to answer with.
+        status: StatusCode,
+        /// What is wrong, in one sentence.
+        message: String,
+    },
 }
 
 impl Error {
@@ -80,6 +89,7 @@ impl Error {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Status { status, .. } => *status,
         }
     }
 }
@@ -131,6 +141,7 @@ mod tests {
             (Error::Unavailable("x".into()), 503),
             (Error::BadGateway("x".into()), 502),
             (Error::Internal("x".into()), 500),
+            (Error::Status { status: StatusCode::TOO_MANY_REQUESTS, message: "slow down".into() }, 429),
         ];
         for (err, status) in cases {
             let text = err.to_string();

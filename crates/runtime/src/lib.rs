@@ -1,8 +1,10 @@
 //! What every fnmesh function shares.
 //!
 //! A function is a library that turns its typed config into an axum [`Router`]
-//! (see [`FunctionSpec`]) plus a one-line `main` that calls [`run_function`]. This
-//! crate owns everything around that router:
+//! (see [`FunctionSpec`]), usually a [`handler`] from an event to a reply (the
+//! [`function`] module has a complete example), plus a one-line `main` that calls
+//! [`run_function`]; [`testing`] posts events to it in a unit test. This crate owns
+//! everything around that router:
 //!
 //! * configuration from `(key, value)` pairs ([`Env`]), parsed once with envy;
 //! * the CloudEvents HTTP binding ([`binding`]): binary and structured mode, body
@@ -26,12 +28,15 @@ mod console;
 pub mod delivery;
 mod error;
 mod exchange;
+pub mod function;
 mod launch;
 pub mod rfc3339;
 pub mod server;
 pub mod sink;
 pub mod telemetry;
+pub mod testing;
 
+pub use axum;
 pub use axum::Router;
 pub use binding::{Encoding, IncomingEvent, Reply};
 pub use cloudevents;
@@ -39,4 +44,5 @@ pub use cloudevents::{AttributesReader, AttributesWriter, Data, Event, EventBuil
 pub use config::{ConfigError, Env, ServeConfig};
 pub use console::{Capture, Console, Output};
 pub use error::Error;
+pub use function::{handler, json_data};
 pub use launch::{FunctionSpec, run_function};

@@ -17,10 +17,9 @@ mod payload;
 
 use std::sync::Arc;
 
-use fnmesh_runtime::server::{any_path, ce_post};
 use fnmesh_runtime::{
     AttributesReader, AttributesWriter, ConfigError, Console, Env, Error, Event, FunctionSpec, IncomingEvent, Reply,
-    Router, ServeConfig, rfc3339,
+    Router, ServeConfig, handler, rfc3339,
 };
 use serde::Deserialize;
 
@@ -56,10 +55,10 @@ fn launch(env: &Env, serve: &ServeConfig, console: Console) -> Result<Router, Co
 /// The appender's routes: `POST` an event to any path.
 pub fn app(config: Config, console: Console) -> Router {
     let appender = Arc::new(Appender { message: config.message, ty: config.ty.filter(|t| !t.is_empty()), console });
-    any_path(ce_post(move |incoming: IncomingEvent| {
+    handler(move |incoming: IncomingEvent| {
         let appender = appender.clone();
         async move { appender.handle(incoming) }
-    }))
+    })
 }
 
 struct Appender {

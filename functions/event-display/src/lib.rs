@@ -8,8 +8,7 @@
 mod display;
 mod indent;
 
-use fnmesh_runtime::server::{any_path, ce_post};
-use fnmesh_runtime::{ConfigError, Console, Env, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
+use fnmesh_runtime::{ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Router, ServeConfig, handler};
 
 pub use display::{BANNER, render};
 
@@ -22,11 +21,11 @@ fn launch(_env: &Env, _serve: &ServeConfig, console: Console) -> Result<Router, 
 
 /// The routes: `POST` an event to any path; it is printed to `console.out`.
 pub fn app(console: Console) -> Router {
-    any_path(ce_post(move |incoming: IncomingEvent| {
+    handler(move |incoming: IncomingEvent| {
         let console = console.clone();
         async move {
             console.print(&render(&incoming));
-            Reply::NoEvent
+            Ok::<_, Error>(())
         }
-    }))
+    })
 }

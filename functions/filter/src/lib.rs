@@ -45,8 +45,10 @@ mod dialect;
 
 use std::sync::Arc;
 
-use fnmesh_runtime::server::{any_path, ce_post, health};
-use fnmesh_runtime::{ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
+use fnmesh_runtime::server::health;
+use fnmesh_runtime::{
+    ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig, handler,
+};
 
 pub use dialect::Filter;
 
@@ -65,10 +67,10 @@ pub fn app(filter: Filter) -> Router {
         Filter::Cesql(_) | Filter::JsonPath(_) => None,
     };
     let filter = Arc::new(filter);
-    let router = any_path(ce_post(move |incoming: IncomingEvent| {
+    let router = handler(move |incoming: IncomingEvent| {
         let filter = filter.clone();
         async move { handle(&filter, incoming).await }
-    }));
+    });
     match pool {
         Some(pool) => router.route("/healthz", health(move || pool.health())),
         None => router,

@@ -36,9 +36,10 @@ mod dialect;
 
 use std::sync::Arc;
 
-use fnmesh_runtime::server::{any_path, ce_post, health};
+use fnmesh_runtime::server::health;
 use fnmesh_runtime::{
     AttributesWriter, ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig,
+    handler,
 };
 
 pub use dialect::Transform;
@@ -97,10 +98,10 @@ pub fn app(transformer: Transformer) -> Router {
         Transform::Jq(_) | Transform::JsonPath(_) => None,
     };
     let transformer = Arc::new(transformer);
-    let router = any_path(ce_post(move |incoming: IncomingEvent| {
+    let router = handler(move |incoming: IncomingEvent| {
         let transformer = transformer.clone();
         async move { transformer.handle(incoming).await }
-    }));
+    });
     match pool {
         Some(pool) => router.route("/healthz", health(move || pool.health())),
         None => router,

@@ -75,6 +75,39 @@ Then, from another terminal:
         /// Colour the service names: auto (when a terminal), always, never.
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// Watch the manifests and the services' sources (fnmesh.dev/source): on a change,
+        /// rebuild and restart only what changed, keeping the rest of the mesh up.
+        #[arg(long, short)]
+        watch: bool,
+    },
+    /// Write a new function crate: handler, config, test, Knative Service, README.
+    #[command(after_help = "Inside the fnmesh repository the crate goes to functions/NAME and joins the workspace;
+elsewhere to ./NAME, depending on fnmesh-runtime by path or version. Then:
+  cargo test -p NAME                          # its test: an event posted in-process
+  fnmesh run functions/NAME/config --watch    # built from its sources, rebuilt on change
+Examples:
+  fnmesh new greeter
+  fnmesh new webhook --template http
+  fnmesh new checker --runtime-path ~/src/fnmesh/crates/runtime   # outside the repository")]
+    New {
+        /// The function's name (a Knative Service name: lowercase letters, digits, '-').
+        name: String,
+        /// cloudevents: an event in, a reply event out; http: a JSON body in and out.
+        #[arg(long, value_enum, default_value_t = crate::cli::new::Template::Cloudevents)]
+        template: crate::cli::new::Template,
+        /// Write it here instead of functions/NAME (in the repository) or ./NAME.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Outside the repository: fnmesh-runtime from this folder.
+        #[arg(long, conflicts_with = "runtime_version")]
+        runtime_path: Option<PathBuf>,
+        /// Outside the repository: fnmesh-runtime of this version from the registry.
+        #[arg(long)]
+        runtime_version: Option<String>,
+        /// The registry of the image that config/NAME.yaml names (dev.local is never pulled
+        /// by Knative: load it into your cluster, e.g. `kind load`).
+        #[arg(long, default_value = "dev.local")]
+        registry: String,
     },
     /// Check manifests as `fnmesh run` does before it starts, without running anything.
     #[command(after_help = "Checks the typed Knative model (unknown fields too), the rules Knative's webhooks

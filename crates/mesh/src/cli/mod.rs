@@ -3,6 +3,7 @@
 //! * [`args`]: the command line; [`run`]: `fnmesh run` (load, plan, start the services,
 //!   the ingress and the ping sources);
 //! * [`validate`]: `fnmesh validate`; [`graph`]: `fnmesh graph`; [`kn`]: `fnmesh kn`;
+//!   [`new`]: `fnmesh new`, a function crate from a template;
 //! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
 //!   running mesh.
 
@@ -12,6 +13,7 @@ pub mod columns;
 pub mod get;
 pub mod graph;
 pub mod kn;
+pub mod new;
 pub mod run;
 pub mod validate;
 
@@ -53,6 +55,7 @@ async fn command(command: Command) -> ExitCode {
             async_brokers,
             quiet,
             color,
+            watch,
         } => {
             let out = Out::stdout(color.forced(), !quiet);
             let options = Options {
@@ -66,6 +69,7 @@ async fn command(command: Command) -> ExitCode {
                 grace,
                 backlog,
                 async_brokers,
+                watch,
                 ..Options::new(paths)
             };
             run_until_stopped(&options, out, exit_after).await
@@ -77,6 +81,13 @@ async fn command(command: Command) -> ExitCode {
         Command::Get { kind, name, output, namespace, all_namespaces, port } => {
             let args = get::GetArgs { kind, name, output, namespace: (!all_namespaces).then_some(namespace), port };
             report(get::get(&args).await)
+        }
+        Command::New { name, template, dir, runtime_path, runtime_version, registry } => {
+            let args = new::NewArgs { name, template, dir, runtime_path, runtime_version, registry };
+            match std::env::current_dir() {
+                Ok(cwd) => report(new::new(&args, &cwd)),
+                Err(e) => fail(&format!("cannot read the current directory: {e}")),
+            }
         }
         Command::Graph { paths, format, namespace } => report(graph(&paths, &format, &namespace)),
         Command::Kn { paths, namespace, registry, fnmesh_images, images } => {

@@ -52,6 +52,8 @@ pub struct Options {
     pub backlog: usize,
     /// Brokers answer `202` at once and deliver in the background (`--async-brokers`).
     pub async_brokers: bool,
+    /// Rebuild and restart what changes (`--watch`).
+    pub watch: bool,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Options {
             grace: DEFAULT_GRACE,
             backlog: DEFAULT_BACKLOG,
             async_brokers: false,
+            watch: false,
         }
     }
 }
@@ -91,7 +94,7 @@ pub struct Running {
 /// Loads and checks the manifests, then starts everything.
 pub async fn start(options: &Options, out: Out) -> Result<Running> {
     let started = Instant::now();
-    let images = Images::load(&options.images)?;
+    let images = Images::load(&options.images)?.with_engine(crate::dataplane::launch::engine::detect);
     let (documents, problems) = crate::manifests::load(&options.paths, &options.namespace);
     let plan = crate::plan::plan(&documents, Some(&images), problems)?;
     for warning in &plan.warnings {
@@ -115,7 +118,9 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
             Ok(started) if service.source => running.push(started),
             Ok(started) => {
                 routes.services.insert(service.host.clone(), started.addr);
-                if let (Workload::Command(_), Some(limit)) = (&service.run, service.concurrency) {
+                if let (Workload::Local(_) | Workload::Container { .. }, Some(limit)) =
+                    (&service.run, service.concurrency)
+                {
                     routes.concurrency.insert(service.host.clone(), Arc::new(tokio::sync::Semaphore::new(limit)));
                 }
                 running.push(started);

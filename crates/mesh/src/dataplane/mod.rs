@@ -7,8 +7,9 @@
 //!   engine: attempts, backoff, Retry-After), the reply, and the dead letter sink;
 //! * [`transport`]: real HTTP to in-cluster addresses on loopback; [`headers`]: what
 //!   travels from hop to hop;
-//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads, and
-//!   [`processes`]: a command's process group;
+//! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads,
+//!   [`launch`]: building and starting a local process, and [`processes`]: its process
+//!   group;
 //! * [`work`]: what was accepted and is not done yet: the bounded backlog, and the drain
 //!   when `fnmesh run` stops.
 
@@ -17,6 +18,7 @@ pub mod channels;
 pub mod courier;
 pub mod headers;
 pub mod ingress;
+pub mod launch;
 pub mod pings;
 pub mod processes;
 pub mod services;

@@ -1,8 +1,9 @@
 //! Starting services: an fnmesh function in-process on its own loopback port, with its
 //! manifest `env:` as config, its output prefixed and `containerConcurrency` enforced; or
-//! a local command (annotation `fnmesh.dev/command`) given `PORT`, in a process group of
-//! its own ([`super::processes`]). A source's pod (a ContainerSource's) is not a Knative
-//! Service: it gets no `K_SERVICE`, and a command is not waited for to listen.
+//! a process of this machine ([`super::launch`]: built from its sources, a command, an
+//! image in a container engine) given `PORT`, in a process group of its own
+//! ([`super::processes`]). A source's pod (a ContainerSource's) is not a Knative
+//! Service: it gets no `K_SERVICE`, and a process is not waited for to listen.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -13,10 +14,12 @@ use fnmesh_runtime::server::serve;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::launch;
 use super::processes::CommandProcess;
 use crate::error::{Error, Result};
-use crate::output::{Out, pipe_lines};
-use crate::plan::{ServicePlan, Workload};
+use crate::output::Out;
+use crate::plan::local::{DEFAULT_STARTUP, Startup};
+use crate::plan::{Local, ServicePlan, Workload};
 
 /// A running service.
 #[derive(Debug)]
@@ -25,6 +28,8 @@ pub struct Started {
     pub addr: SocketAddr,
     /// A command's processes, ended when this is stopped or dropped.
     command: Option<CommandProcess>,
+    /// A container's engine and name, removed when this is stopped.
+    container: Option<(String, String)>,
 }
 
 impl Started {
@@ -33,6 +38,15 @@ impl Started {
     pub async fn stop(self, grace: Duration) {
         if let Some(command) = self.command {
             command.stop(grace).await;
+        }
+        if let Some((engine, container)) = self.container {
+            // `run --rm` removes it once it stops; this is for a client that died first.
+            let _ = tokio::process::Command::new(engine)
+                .args(["rm", "-f", &container])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
         }
     }
 }
@@ -77,48 +91,39 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
             }
             let shutdown = wait_for(stop);
             tokio::spawn(serve(listener, router, shutdown, &config));
-            Ok(Started { addr, command: None })
+            Ok(Started { addr, command: None, container: None })
         }
-        Workload::Command(command) => {
+        Workload::Local(local) => {
             drop(listener);
-            let mut child = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(command)
-                .envs(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .envs(knative.iter().map(|(k, v)| (*k, v.as_str())))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| fail(format!("cannot run {command:?}: {e}")))?;
-            if let Some(stdout) = child.stdout.take() {
-                pipe_lines(out.clone(), service.name.clone(), stdout);
-            }
-            if let Some(stderr) = child.stderr.take() {
-                pipe_lines(out.clone(), service.name.clone(), stderr);
-            }
-            let mut child = CommandProcess::new(child);
-            if service.source {
-                // It sends events; nothing sends to it.
-                return Ok(Started { addr, command: Some(child) });
-            }
-            for _ in 0..400 {
-                if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                    return Ok(Started { addr, command: Some(child) });
-                }
-                if let Some(status) = child.try_wait() {
-                    return Err(fail(format!(
-                        "{command:?} exited ({status}) before listening on PORT={}",
-                        addr.port()
-                    )));
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            Err(fail(format!("{command:?} did not listen on PORT={} within 10s", addr.port())))
+            let vars = vars(service, knative);
+            let program = launch::build(&service.name, local, out).await.map_err(fail)?;
+            let child = launch::start(&service.name, &program, local, &vars, addr.port(), out, !service.source)
+                .await
+                .map_err(fail)?;
+            Ok(Started { addr, command: Some(child), container: None })
+        }
+        Workload::Container { image, engine } => {
+            drop(listener);
+            let vars = vars(service, knative);
+            let container = format!("fnmesh-{}-{}-{}", service.namespace, service.name, addr.port());
+            let program = launch::engine::run_command(engine, image, &container, &vars);
+            let local = Local {
+                dir: None,
+                build: None,
+                command: Some(program.clone()),
+                startup: Startup { timeout: DEFAULT_STARTUP, http_path: None },
+            };
+            let child = launch::start(&service.name, &program, &local, &vars, addr.port(), out, !service.source)
+                .await
+                .map_err(fail)?;
+            Ok(Started { addr, command: Some(child), container: Some((engine.clone(), container)) })
         }
     }
+}
+
+/// The manifest's env, then Knative's.
+fn vars(service: &ServicePlan, knative: &[(&str, String)]) -> launch::Vars {
+    service.env.iter().cloned().chain(knative.iter().map(|(k, v)| ((*k).to_owned(), v.clone()))).collect()
 }
 
 /// Resolves when `stop` turns true (or its sender is gone).

@@ -53,6 +53,24 @@ pub struct Container {
     pub env: Vec<EnvVar>,
     #[serde(default)]
     pub env_from: Vec<EnvFromSource>,
+    /// Read by `fnmesh run` to know when a local process is ready.
+    #[serde(default)]
+    pub readiness_probe: Option<Probe>,
+}
+
+/// A container's probe, as far as fnmesh reads it: an `httpGet` path (the rest of it,
+/// `tcpSocket`, the periods and thresholds, is Serving's).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    #[serde(default)]
+    pub http_get: Option<HttpGetAction>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct HttpGetAction {
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// `env[]`: a `value`, or a `valueFrom` read when the pod starts.

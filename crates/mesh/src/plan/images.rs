@@ -39,12 +39,17 @@ struct ImagesFile {
 #[derive(Debug, Clone)]
 pub struct Images {
     map: BTreeMap<String, FunctionSpec>,
+    /// Finds a container engine that runs the images no function maps (`fnmesh run`
+    /// gives one: `None` plans without).
+    detect: Option<fn() -> std::result::Result<String, String>>,
+    /// What `detect` found (the engine's program, or why there is none), once asked.
+    engine: std::sync::OnceLock<std::result::Result<String, String>>,
 }
 
 impl Images {
     /// The built-in list and then each of `extra` (later entries win).
     pub fn load(extra: &[impl AsRef<Path>]) -> Result<Self> {
-        let mut images = Self { map: BTreeMap::new() };
+        let mut images = Self { map: BTreeMap::new(), detect: None, engine: std::sync::OnceLock::new() };
         images.add(Path::new("config/images.yaml (built in)"), BUILT_IN)?;
         for path in extra {
             let path = path.as_ref();
@@ -70,13 +75,34 @@ impl Images {
         Ok(())
     }
 
+    /// These images, with `detect` finding the container engine that runs the images no
+    /// function maps, the first time one is needed (`Err`: why none can).
+    pub fn with_engine(mut self, detect: fn() -> std::result::Result<String, String>) -> Self {
+        self.detect = Some(detect);
+        self
+    }
+
+    /// The container engine that runs images no function maps, when there is one.
+    pub fn engine(&self) -> Option<&str> {
+        self.found().ok()
+    }
+
+    fn found(&self) -> std::result::Result<&str, &str> {
+        let Some(detect) = self.detect else { return Err("") };
+        self.engine.get_or_init(detect).as_deref().map_err(String::as_str)
+    }
+
     /// The function for `image`, or an error that says how to map it.
     pub fn resolve(&self, image: &str) -> std::result::Result<FunctionSpec, String> {
         self.map.get(normalise(image)).copied().ok_or_else(|| {
+            let engine = match self.found() {
+                Err(why) if !why.is_empty() => format!(" ({why})"),
+                _ => String::new(),
+            };
             format!(
-                "no fnmesh function runs image {image:?}: map it in a file given with --images \
-                 (functions: {{appender: [{}]}}), or run a local command with the annotation \
-                 fnmesh.dev/command",
+                "no fnmesh function runs image {image:?} and no container engine can{engine}: map it in a \
+                 file given with --images (functions: {{appender: [{}]}}), build it from its sources with \
+                 the annotation fnmesh.dev/source, or run a local command with fnmesh.dev/command",
                 normalise(image)
             )
         })

@@ -9,7 +9,7 @@
 //! (PingSource), [`sources`] (ContainerSource, SinkBinding). Around them: [`address`]
 //! (the addresses Knative reports), [`delivery`] (`delivery:` to a policy), [`filters`]
 //! (trigger filters, compiled and evaluated), [`images`] (which function runs an
-//! image), [`env`] (a container's environment, with Secrets and ConfigMaps),
+//! image), [`local`] (a service run as a process: from source, a command, a container), [`env`] (a container's environment, with Secrets and ConfigMaps),
 //! [`schedule`] (cron as PingSource reads it) and [`resolve`] (destinations). Kinds
 //! fnmesh does not emulate (a ServiceAccount, a Role, a Job, ...) are listed as
 //! [`Plan::ignored`], as a cluster would run them without fnmesh's help.
@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod env;
 pub mod filters;
 pub mod images;
+pub mod local;
 pub mod objects;
 pub mod parallel;
 pub mod pings;
@@ -40,8 +41,7 @@ pub use filters::EventFilter;
 pub use images::Images;
 pub use pings::PingPlan;
 
-/// The annotation that runs a local command as a service instead of an image.
-pub const COMMAND_ANNOTATION: &str = "fnmesh.dev/command";
+pub use local::{COMMAND_ANNOTATION, Local};
 
 /// Everything `fnmesh run` starts.
 #[derive(Debug, Default)]
@@ -98,8 +98,17 @@ pub struct ServicePlan {
 pub enum Workload {
     /// An fnmesh function, in-process.
     Function(FunctionSpec),
-    /// A shell command (annotation `fnmesh.dev/command`), given `PORT`.
-    Command(String),
+    /// A process of this machine ([`local`]): a user's function built from its
+    /// sources, or a command (annotation `fnmesh.dev/command`), given `PORT`.
+    Local(Local),
+    /// An image no function maps, run by a local container engine (`podman`, `docker`)
+    /// with the host's network.
+    Container {
+        /// The image, as the manifest names it.
+        image: String,
+        /// The engine's program.
+        engine: String,
+    },
 }
 
 /// A channel, as its dispatcher serves it.

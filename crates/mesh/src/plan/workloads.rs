@@ -1,10 +1,11 @@
 //! Workloads: a Knative Service, or a `v1` Service in front of the `apps/v1` Deployment
-//! whose pods it selects; each runs an fnmesh function (by its image) or a local command
-//! (annotation [`COMMAND_ANNOTATION`](super::COMMAND_ANNOTATION)), with the environment
+//! whose pods it selects; each runs an fnmesh function (by its image), a local process
+//! (built from its sources or a command: [`super::local`]), or an image no function
+//! maps in a local container engine, with the environment
 //! the kubelet would give its container ([`super::env`]). The pods of sources
 //! ([`super::sources`]) are workloads too.
 
-use super::{COMMAND_ANNOTATION, Images, Planner, ServicePlan, Workload, key};
+use super::{Images, Local, Planner, ServicePlan, Workload, key};
 use crate::manifests::serving::{CoreServiceSpec, KServiceSpec, Metadata, PodTemplate};
 use crate::manifests::{Document, Kind, Spec};
 
@@ -50,22 +51,30 @@ impl Planner<'_> {
         name: &str,
         source: bool,
     ) -> Option<usize> {
-        let command =
-            metadata.annotations.get(COMMAND_ANNOTATION).or(template.metadata.annotations.get(COMMAND_ANNOTATION));
         let Some(container) = template.spec.containers.first() else {
             self.problems.add(&doc.place, "spec.template.spec.containers", "at least one container is required");
             return None;
         };
         let env = self.environment(doc, container, "spec.template.spec.containers[0]");
+        let local = match Local::of(metadata, template, container, &doc.place.file) {
+            Ok(local) => local,
+            Err((field, message)) => {
+                self.problems.add(&doc.place, &field, message);
+                return None;
+            }
+        };
         let images = images?;
-        let run = match command {
-            Some(command) => Workload::Command(command.clone()),
+        let run = match local {
+            Some(local) => Workload::Local(local),
             None => match images.resolve(&container.image) {
                 Ok(spec) => Workload::Function(spec),
-                Err(message) => {
-                    self.problems.add(&doc.place, "spec.template.spec.containers[0].image", message);
-                    return None;
-                }
+                Err(message) => match images.engine() {
+                    Some(engine) => Workload::Container { image: container.image.clone(), engine: engine.to_owned() },
+                    None => {
+                        self.problems.add(&doc.place, "spec.template.spec.containers[0].image", message);
+                        return None;
+                    }
+                },
             },
         };
         let index = self.plan.services.len();

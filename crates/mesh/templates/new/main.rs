@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    fnmesh_runtime::run_function({{crate}}::SPEC)
+}
