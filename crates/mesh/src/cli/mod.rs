@@ -3,7 +3,8 @@
 //! * [`args`]: the command line; [`run`]: `fnmesh run` (load, plan, start the services,
 //!   the ingress and the ping sources);
 //! * [`validate`]: `fnmesh validate`; [`graph`]: `fnmesh graph`; [`kn`]: `fnmesh kn`;
-//!   [`new`]: `fnmesh new`, a function crate from a template;
+//!   [`new`]: `fnmesh new`, a function crate from a template; [`watch`]: what `fnmesh
+//!   run --watch` watches and what a change asks for;
 //! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
 //!   running mesh.
 
@@ -16,6 +17,7 @@ pub mod kn;
 pub mod new;
 pub mod run;
 pub mod validate;
+pub mod watch;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -134,7 +136,7 @@ fn kn(
 }
 
 async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Duration>) -> ExitCode {
-    let running = match run::start(options, out.clone()).await {
+    let mut running = match run::start(options, out.clone()).await {
         Ok(running) => running,
         Err(e) => return fail(&e.to_string()),
     };
@@ -144,9 +146,44 @@ async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Durat
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        () = fnmesh_runtime::server::shutdown_signal() => out.say("stopping (signal)"),
-        () = limit => out.say("stopping (--exit-after)"),
+    tokio::pin!(limit);
+    let mut watcher = None;
+    if options.watch {
+        match watch::Watcher::new(&running) {
+            Ok(watching) => {
+                out.say("watching the manifests and the services' sources for changes");
+                watcher = Some(watching);
+            }
+            Err(e) => out.say(&format!("warning: {e}; not watching")),
+        }
+    }
+    loop {
+        let changes = async {
+            match &mut watcher {
+                Some(watcher) => watcher.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = fnmesh_runtime::server::shutdown_signal() => {
+                out.say("stopping (signal)");
+                break;
+            }
+            () = &mut limit => {
+                out.say("stopping (--exit-after)");
+                break;
+            }
+            changes = changes => {
+                if changes.manifests {
+                    running.reload().await;
+                }
+                for host in &changes.services {
+                    running.restart(host).await;
+                }
+                // The services and their folders may have changed.
+                watcher = watch::Watcher::new(&running).map_err(|e| out.say(&format!("warning: {e}"))).ok();
+            }
+        }
     }
     running.stop().await;
     ExitCode::SUCCESS

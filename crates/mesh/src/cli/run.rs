@@ -3,21 +3,22 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::dataplane::ingress::{self, Ingress, router};
 use crate::dataplane::pings::ping_loop;
 use crate::dataplane::services::{self, Started, wait_for};
-use crate::dataplane::transport::{Routes, Transport, full_host};
+use crate::dataplane::transport::{Gate, Routes, Transport, full_host};
 use crate::dataplane::{BROKER_TTL, Mesh, Settings};
 use crate::error::{Error, Result};
 use crate::output::Out;
 use crate::plan::address::BROKER_INGRESS_HOST;
-use crate::plan::{Images, ServicePlan, Workload};
+use crate::plan::{Images, Plan, ServicePlan, Workload};
 
 /// How long accepted events may take to be delivered once `fnmesh run` stops, unless
 /// `--grace` says otherwise (a Knative pod's default termination grace is 30 s).
@@ -81,19 +82,55 @@ impl Options {
 pub struct Running {
     /// Where the ingress listens (the actual port when 0 was asked).
     pub ingress: SocketAddr,
-    /// The data plane: channels, brokers and the courier between them.
+    /// The data plane: channels, brokers and the courier between them (the latest, when
+    /// `--watch` has reloaded the manifests).
     pub mesh: Arc<Mesh>,
+    /// What the ingress serves: the latest data plane's routes.
+    current: Arc<RwLock<Router>>,
     stop: watch::Sender<bool>,
-    stop_pings: watch::Sender<bool>,
-    pings: Vec<tokio::task::JoinHandle<()>>,
+    pings: Pings,
     grace: Duration,
-    services: Vec<Started>,
+    services: Vec<Service>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The secret of the mesh's own hops, the same across reloads.
+    token: String,
+    options: Options,
+    out: Out,
+}
+
+/// A started service, with the plan it was started from.
+#[derive(Debug)]
+struct Service {
+    plan: ServicePlan,
+    started: Started,
+    /// Requests wait at it while the service restarts.
+    gate: Arc<Gate>,
+}
+
+/// The PingSources' loops, stopped together.
+#[derive(Debug)]
+struct Pings {
+    stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Loads and checks the manifests, then starts everything.
-pub async fn start(options: &Options, out: Out) -> Result<Running> {
-    let started = Instant::now();
+impl Pings {
+    fn start(pings: Vec<crate::plan::PingPlan>, mesh: &Arc<Mesh>, now: bool) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let tasks = pings.into_iter().map(|ping| tokio::spawn(ping_loop(ping, mesh.clone(), now, stopped.clone())));
+        Self { stop, tasks: tasks.collect() }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for ping in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), ping).await;
+        }
+    }
+}
+
+/// Loads and plans the manifests of `options`; warnings go to `out`.
+fn plan(options: &Options, out: &Out) -> Result<Plan> {
     let images = Images::load(&options.images)?.with_engine(crate::dataplane::launch::engine::detect);
     let (documents, problems) = crate::manifests::load(&options.paths, &options.namespace);
     let plan = crate::plan::plan(&documents, Some(&images), problems)?;
@@ -103,53 +140,76 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     if let Some(ignored) = plan.ignored_line() {
         out.say(&ignored);
     }
+    Ok(plan)
+}
+
+/// The start-up time of `service`: requests wait this long at most while it restarts.
+fn startup(service: &ServicePlan) -> Duration {
+    match &service.run {
+        Workload::Local(local) => local.startup.timeout,
+        Workload::Function(_) | Workload::Container { .. } => crate::plan::local::DEFAULT_STARTUP,
+    }
+}
+
+/// Starts `plan` on `port` (0: a free one), its `K_SINK` through `ingress`.
+async fn start_service(
+    plan: ServicePlan,
+    ingress: SocketAddr,
+    out: &Out,
+    port: u16,
+    built: Option<String>,
+) -> Result<Service> {
+    let reachable = with_reachable_sinks(&plan, ingress);
+    let started = services::start(&reachable, out, port, built).await?;
+    let gate = Arc::new(Gate::new(startup(&plan)));
+    Ok(Service { plan, started, gate })
+}
+
+/// Loads and checks the manifests, then starts everything.
+pub async fn start(options: &Options, out: Out) -> Result<Running> {
+    let started = Instant::now();
+    let mut plan = plan(options, &out)?;
     let listener = TcpListener::bind((options.address, options.port))
         .await
         .map_err(|e| Error::Start(format!("cannot listen on {}:{}: {e}", options.address, options.port)))?;
     let ingress_addr = listener.local_addr().map_err(|e| Error::Start(e.to_string()))?;
-    let (stop, stopped) = watch::channel(false);
 
-    let mut routes = Routes { ingress: Some(ingress_addr), ..Routes::default() };
     let mut running = Vec::new();
     let mut failures = Vec::new();
-    for service in &plan.services {
-        let service = &with_reachable_sinks(service, ingress_addr);
-        match services::start(service, &out, stopped.clone()).await {
-            Ok(started) if service.source => running.push(started),
-            Ok(started) => {
-                routes.services.insert(service.host.clone(), started.addr);
-                if let (Workload::Local(_) | Workload::Container { .. }, Some(limit)) =
-                    (&service.run, service.concurrency)
-                {
-                    routes.concurrency.insert(service.host.clone(), Arc::new(tokio::sync::Semaphore::new(limit)));
-                }
-                running.push(started);
-            }
+    for service in std::mem::take(&mut plan.services) {
+        match start_service(service, ingress_addr, &out, 0, None).await {
+            Ok(service) => running.push(service),
             Err(e) => failures.push(e.to_string()),
         }
     }
     if !failures.is_empty() {
-        let _ = stop.send(true);
+        for service in running {
+            service.started.stop(options.grace).await;
+        }
         return Err(Error::Start(failures.join("\n")));
     }
-    routes.mesh_hosts.extend(plan.channels.iter().map(|c| c.host.clone()));
-    routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
-    routes.internal_token = uuid::Uuid::new_v4().simple().to_string();
-    let transport = Transport::new(routes);
-    let settings =
-        Settings { broker_ttl: options.broker_ttl, backlog: options.backlog, async_brokers: options.async_brokers };
-    let mesh = Arc::new(Mesh::new(transport, out.clone(), plan.channels, plan.brokers, settings));
-    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: options.body_limit });
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let (pings, objects, channels, brokers) = (plan.pings, plan.objects, plan.channels, plan.brokers);
+    let mesh = data_plane(options, &out, ingress_addr, &running, &token, channels, brokers, None);
+    let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects, body_limit: options.body_limit });
+    let current = Arc::new(RwLock::new(router(ingress)));
+    let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let shutdown = wait_for(stopped.clone());
+    let shutdown = wait_for(stopped);
     // The ingress keeps the functions' header limits; by the time it stops, the mesh has
     // drained, so what is left in flight gets a short grace only.
     let serving = fnmesh_runtime::ServeConfig {
         shutdown_grace: Duration::from_secs(5),
         ..fnmesh_runtime::ServeConfig::default()
     };
+    let served = current.clone();
     tasks.push(tokio::spawn(async move {
-        let router = fnmesh_runtime::server::limit_headers(router(ingress), &serving);
+        // Every request goes to the routes of the latest data plane.
+        let latest = Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
+            let routes = served.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            async move { tower::ServiceExt::oneshot(routes, request).await }
+        }));
+        let router = fnmesh_runtime::server::limit_headers(latest, &serving);
         if let Err(e) = fnmesh_runtime::server::serve(listener, router, shutdown, &serving).await {
             tracing::error!(%e, "the ingress stopped");
         }
@@ -162,12 +222,55 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     if let Some(warning) = exposure(options.address) {
         out.say(&warning);
     }
-    let (stop_pings, pings_stopped) = watch::channel(false);
-    let mut pings = Vec::new();
-    for ping in plan.pings {
-        pings.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, pings_stopped.clone())));
+    let pings = Pings::start(pings, &mesh, options.ping_now);
+    Ok(Running {
+        ingress: ingress_addr,
+        mesh,
+        current,
+        stop,
+        pings,
+        grace: options.grace,
+        services: running,
+        tasks,
+        token,
+        options: options.clone(),
+        out,
+    })
+}
+
+/// The data plane over `services`: channels and brokers, and how to reach everything.
+/// A reload passes the previous plane, whose in-flight work the new one takes over.
+#[allow(clippy::too_many_arguments)] // one call per generation, each argument a part of it
+fn data_plane(
+    options: &Options,
+    out: &Out,
+    ingress: SocketAddr,
+    services: &[Service],
+    token: &str,
+    channels: Vec<crate::plan::ChannelPlan>,
+    brokers: Vec<crate::plan::BrokerPlan>,
+    previous: Option<&Mesh>,
+) -> Arc<Mesh> {
+    let mut routes = Routes { ingress: Some(ingress), ..Routes::default() };
+    for service in services.iter().filter(|s| !s.plan.source) {
+        let host = service.plan.host.clone();
+        routes.services.insert(host.clone(), service.started.addr);
+        routes.gates.insert(host.clone(), service.gate.clone());
+        if let (Workload::Local(_) | Workload::Container { .. }, Some(limit)) = (&service.plan.run, service.plan.concurrency)
+        {
+            routes.concurrency.insert(host, Arc::new(tokio::sync::Semaphore::new(limit)));
+        }
     }
-    Ok(Running { ingress: ingress_addr, mesh, stop, stop_pings, pings, grace: options.grace, services: running, tasks })
+    routes.mesh_hosts.extend(channels.iter().map(|c| c.host.clone()));
+    routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
+    routes.internal_token = token.to_owned();
+    let settings =
+        Settings { broker_ttl: options.broker_ttl, backlog: options.backlog, async_brokers: options.async_brokers };
+    let mut mesh = Mesh::new(Transport::new(routes), out.clone(), channels, brokers, settings);
+    if let Some(previous) = previous {
+        mesh.work = previous.work.clone();
+    }
+    Arc::new(mesh)
 }
 
 /// The warning for an ingress that listens beyond loopback.
@@ -211,10 +314,7 @@ impl Running {
     /// are refused (`503`), what was accepted is delivered (within the grace), then the
     /// ingress and the services stop. Says how many deliveries it had to abandon.
     pub async fn stop(self) -> Stopped {
-        let _ = self.stop_pings.send(true);
-        for ping in self.pings {
-            let _ = tokio::time::timeout(Duration::from_secs(5), ping).await;
-        }
+        self.pings.stop().await;
         let work = &self.mesh.work;
         work.start_draining();
         let out = &self.mesh.courier.out;
@@ -234,9 +334,133 @@ impl Running {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
         for service in self.services {
-            service.stop(self.grace).await;
+            service.started.stop(self.grace).await;
         }
         Stopped { abandoned }
+    }
+
+    /// The folders whose files `--watch` watches: the manifests' paths, and the source
+    /// folder of every service built from its sources.
+    pub fn watched(&self) -> (Vec<PathBuf>, Vec<(String, PathBuf)>) {
+        let sources = self
+            .services
+            .iter()
+            .filter_map(|s| match &s.plan.run {
+                Workload::Local(local) => local.dir.clone().map(|dir| (s.plan.host.clone(), dir)),
+                Workload::Function(_) | Workload::Container { .. } => None,
+            })
+            .collect();
+        (self.options.paths.clone(), sources)
+    }
+
+    /// Rebuilds and restarts the service at `host` on its port, keeping the rest up; a
+    /// failed build keeps the running one. Requests to it wait while it restarts.
+    pub async fn restart(&mut self, host: &str) {
+        let Some(index) = self.services.iter().position(|s| s.plan.host == host) else { return };
+        let name = self.services[index].plan.name.clone();
+        let replacement = self.services[index].plan.clone();
+        self.replace(index, replacement, &format!("{name}: sources changed")).await;
+    }
+
+    /// Stops the service at `index` and starts `plan` in its place, on the same port. A
+    /// local build runs first, while the old process still answers.
+    async fn replace(&mut self, index: usize, plan: ServicePlan, why: &str) {
+        let out = self.out.clone();
+        let name = plan.name.clone();
+        out.say(&format!("{why}: rebuilding and restarting"));
+        let began = Instant::now();
+        // Build first: a failed build leaves the running service as it is.
+        let mut built = None;
+        if let Workload::Local(local) = &plan.run {
+            match crate::dataplane::launch::build(&name, local, &out).await {
+                Ok(program) => built = Some(program),
+                Err(e) => {
+                    out.say(&format!("{name}: {e}; still running the previous build"));
+                    return;
+                }
+            }
+        }
+        let built_in = began.elapsed();
+        let gate = self.services[index].gate.clone();
+        gate.set_ready(false);
+        let port = self.services[index].started.addr.port();
+        let old = std::mem::replace(&mut self.services[index].started, Started::placeholder(port));
+        old.stop(self.grace).await;
+        match start_service(plan.clone(), self.ingress, &out, port, built).await {
+            Ok(started) => {
+                self.services[index].started = started.started;
+                self.services[index].plan = plan;
+                out.say(&format!(
+                    "{name}: restarted in {} ms (build {} ms, stop and start {} ms)",
+                    began.elapsed().as_millis(),
+                    built_in.as_millis(),
+                    (began.elapsed() - built_in).as_millis()
+                ));
+            }
+            Err(e) => out.say(&format!("{e}; it stays stopped until its next change")),
+        }
+        gate.set_ready(true);
+    }
+
+    /// Loads the manifests again: services whose plan changed restart on their port, new
+    /// ones start, removed ones stop, the rest keep running; channels, brokers, triggers
+    /// and ping sources take the new manifests at once, while what they were delivering
+    /// finishes. Invalid manifests are reported and change nothing.
+    pub async fn reload(&mut self) {
+        let out = self.out.clone();
+        let mut plan = match plan(&self.options, &out) {
+            Ok(plan) => plan,
+            Err(e) => {
+                out.say(&format!("the manifests have problems; still running the previous ones:\n{e}"));
+                return;
+            }
+        };
+        let wanted = std::mem::take(&mut plan.services);
+        let mut kept = Vec::new();
+        let mut old: Vec<Option<Service>> = std::mem::take(&mut self.services).into_iter().map(Some).collect();
+        for service in wanted {
+            let found = old.iter().position(|o| o.as_ref().is_some_and(|o| o.plan.host == service.host));
+            match found.and_then(|i| old[i].take()) {
+                Some(running) if format!("{:?}", running.plan) == format!("{service:?}") => kept.push(running),
+                Some(running) => {
+                    kept.push(running);
+                    self.services = kept;
+                    let index = self.services.len() - 1;
+                    self.replace(index, service, &format!("{}: its manifest changed", self.services[index].plan.name))
+                        .await;
+                    kept = std::mem::take(&mut self.services);
+                }
+                None => match start_service(service, self.ingress, &out, 0, None).await {
+                    Ok(started) => {
+                        out.say(&format!("{}: started", started.plan.name));
+                        kept.push(started);
+                    }
+                    Err(e) => out.say(&e.to_string()),
+                },
+            }
+        }
+        for gone in old.into_iter().flatten() {
+            out.say(&format!("{}: removed from the manifests, stopping", gone.plan.name));
+            gone.started.stop(self.grace).await;
+        }
+        self.services = kept;
+        let (channels, brokers) = (plan.channels, plan.brokers);
+        let mesh = data_plane(
+            &self.options,
+            &out,
+            self.ingress,
+            &self.services,
+            &self.token,
+            channels,
+            brokers,
+            Some(&self.mesh),
+        );
+        let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = router(ingress);
+        self.mesh = mesh;
+        let previous = std::mem::replace(&mut self.pings, Pings::start(plan.pings, &self.mesh, false));
+        previous.stop().await;
+        out.say(&format!("reloaded: {} service(s)", self.services.len()));
     }
 }
 

@@ -30,12 +30,23 @@ pub struct Started {
     command: Option<CommandProcess>,
     /// A container's engine and name, removed when this is stopped.
     container: Option<(String, String)>,
+    /// An in-process function's stop signal and server.
+    server: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Started {
-    /// Ends a command's processes (`SIGTERM`, then `SIGKILL` after `grace`); an in-process
-    /// function stops with the mesh's stop signal instead.
+    /// Nothing running, at `port`: what stands in a service's place while it restarts.
+    pub fn placeholder(port: u16) -> Self {
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), command: None, container: None, server: None }
+    }
+
+    /// Stops it as a pod is stopped: an in-process function drains (at most its own
+    /// grace), a process gets `SIGTERM`, then `SIGKILL` after `grace`.
     pub async fn stop(self, grace: Duration) {
+        if let Some((stop, server)) = self.server {
+            let _ = stop.send(true);
+            let _ = server.await;
+        }
         if let Some(command) = self.command {
             command.stop(grace).await;
         }
@@ -51,11 +62,13 @@ impl Started {
     }
 }
 
-/// Starts `service`; it stops when `stop` turns true.
-pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>) -> Result<Started> {
+/// Starts `service` on loopback `port` (0: a free one); it runs until [`Started::stop`].
+/// `built`: the program a local service's build gave just before, so it is not built again.
+pub async fn start(service: &ServicePlan, out: &Out, port: u16, built: Option<String>) -> Result<Started> {
     let fail = |message: String| Error::Start(format!("service {}: {message}", service.name));
-    let listener =
-        TcpListener::bind("127.0.0.1:0").await.map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| fail(format!("cannot listen on loopback port {port}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
     let serving = [
         ("K_SERVICE", service.name.clone()),
@@ -89,18 +102,26 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
                     },
                 ));
             }
-            let shutdown = wait_for(stop);
-            tokio::spawn(serve(listener, router, shutdown, &config));
-            Ok(Started { addr, command: None, container: None })
+            let (stop, stopped) = watch::channel(false);
+            let shutdown = wait_for(stopped);
+            let server = tokio::spawn(async move {
+                if let Err(e) = serve(listener, router, shutdown, &config).await {
+                    tracing::error!(%e, "a function's server stopped");
+                }
+            });
+            Ok(Started { addr, command: None, container: None, server: Some((stop, server)) })
         }
         Workload::Local(local) => {
             drop(listener);
             let vars = vars(service, knative);
-            let program = launch::build(&service.name, local, out).await.map_err(fail)?;
+            let program = match built {
+                Some(program) => program,
+                None => launch::build(&service.name, local, out).await.map_err(fail)?,
+            };
             let child = launch::start(&service.name, &program, local, &vars, addr.port(), out, !service.source)
                 .await
                 .map_err(fail)?;
-            Ok(Started { addr, command: Some(child), container: None })
+            Ok(Started { addr, command: Some(child), container: None, server: None })
         }
         Workload::Container { image, engine } => {
             drop(listener);
@@ -116,7 +137,7 @@ pub async fn start(service: &ServicePlan, out: &Out, stop: watch::Receiver<bool>
             let child = launch::start(&service.name, &program, &local, &vars, addr.port(), out, !service.source)
                 .await
                 .map_err(fail)?;
-            Ok(Started { addr, command: Some(child), container: Some((engine.clone(), container)) })
+            Ok(Started { addr, command: Some(child), container: Some((engine.clone(), container)), server: None })
         }
     }
 }

@@ -29,6 +29,35 @@ pub struct Routes {
     /// many requests at once, the rest wait (as queue-proxy makes them wait). In-process
     /// functions enforce theirs in their own router.
     pub concurrency: HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The services that can restart (`fnmesh run --watch`), by host: requests to them
+    /// wait while they do, as Knative's activator holds requests for a revision that is
+    /// not ready.
+    pub gates: HashMap<String, std::sync::Arc<Gate>>,
+}
+
+/// Whether a service is ready; requests wait while it is not (at most its start-up time).
+#[derive(Debug)]
+pub struct Gate {
+    ready: tokio::sync::watch::Sender<bool>,
+    wait: Duration,
+}
+
+impl Gate {
+    /// An open gate; requests wait at most `wait` while it is closed.
+    pub fn new(wait: Duration) -> Self {
+        Self { ready: tokio::sync::watch::Sender::new(true), wait }
+    }
+
+    /// Closes (`false`: the service restarts) or opens it.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.send_replace(ready);
+    }
+
+    /// Returns once the service is ready, or its start-up time has passed.
+    pub async fn ready(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = tokio::time::timeout(self.wait, ready.wait_for(|ready| *ready)).await;
+    }
 }
 
 /// `name.ns`, `name.ns.svc` and `name.ns.svc.cluster.local` are one host.
@@ -138,6 +167,9 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Attempt {
         let (actual, host) = self.route(url);
+        if let Some(gate) = host.as_ref().and_then(|h| self.routes.gates.get(h)) {
+            gate.ready().await;
+        }
         let limit = host.as_ref().and_then(|h| self.routes.concurrency.get(h)).cloned();
         let _permit = match limit {
             Some(limit) => limit.acquire_owned().await.ok(),

@@ -64,6 +64,18 @@ pub fn load(paths: &[PathBuf], namespace: &str) -> (Vec<Document>, Problems) {
                 continue;
             }
         };
+        // A `func` project: the objects `func deploy` makes of it.
+        let text = if file.file_name().is_some_and(|n| n == "func.yaml") {
+            match super::func::documents(&text, &|key| std::env::var(key).ok()) {
+                Ok(objects) => objects,
+                Err(problem) => {
+                    problems.add(&Place::new(&file, 0), problem.path, problem.message);
+                    continue;
+                }
+            }
+        } else {
+            text
+        };
         for (i, document) in yaml::documents(&text).into_iter().enumerate() {
             let mut place = Place::new(&file, i + 1);
             let value = match document {
@@ -118,8 +130,12 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     for entry in entries {
+        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if entry.is_dir() {
-            collect(&entry, files)?;
+            // Build output, dependencies and hidden folders (`.github`) hold no manifests.
+            if !(name.starts_with('.') || name == "target" || name == "node_modules") {
+                collect(&entry, files)?;
+            }
         } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(entry);
         }

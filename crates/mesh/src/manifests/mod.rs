@@ -7,8 +7,11 @@
 //!   whatever does not fit, and [`unknown`]: the fields a cluster would refuse;
 //! * [`problems`]: each problem with its file, document and field path, reported together;
 //! * [`schemas`]: manifests checked against CRD schemas (`fnmesh validate --schemas`);
+//! * [`func`]: a Knative `func` project's `func.yaml` as the Service and Triggers that
+//!   `func deploy` makes of it;
 //! * [`yaml`]: the one module that touches the YAML crate.
 
+pub mod func;
 pub mod kind;
 pub mod load;
 pub mod model;
