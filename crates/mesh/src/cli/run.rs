@@ -256,7 +256,8 @@ fn data_plane(
         let host = service.plan.host.clone();
         routes.services.insert(host.clone(), service.started.addr);
         routes.gates.insert(host.clone(), service.gate.clone());
-        if let (Workload::Local(_) | Workload::Container { .. }, Some(limit)) = (&service.plan.run, service.plan.concurrency)
+        if let (Workload::Local(_) | Workload::Container { .. }, Some(limit)) =
+            (&service.plan.run, service.plan.concurrency)
         {
             routes.concurrency.insert(host, Arc::new(tokio::sync::Semaphore::new(limit)));
         }
@@ -455,7 +456,8 @@ impl Running {
             brokers,
             Some(&self.mesh),
         );
-        let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });
+        let ingress =
+            Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = router(ingress);
         self.mesh = mesh;
         let previous = std::mem::replace(&mut self.pings, Pings::start(plan.pings, &self.mesh, false));

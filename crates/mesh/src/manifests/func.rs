@@ -95,10 +95,9 @@ struct Subscription {
 pub fn documents(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, FieldProblem> {
     let value: super::yaml::Value =
         super::yaml::from_str(text).map_err(|message| FieldProblem { path: String::new(), message })?;
-    let function: Function = super::spec::deserialize::<Function>(&value, "").0.map_err(|p| FieldProblem {
-        path: p.path.trim_start_matches('.').to_owned(),
-        message: p.message,
-    })?;
+    let function: Function = super::spec::deserialize::<Function>(&value, "")
+        .0
+        .map_err(|p| FieldProblem { path: p.path.trim_start_matches('.').to_owned(), message: p.message })?;
     if function.name.is_empty() {
         return Err(FieldProblem { path: "name".into(), message: "required: it names the Knative Service".into() });
     }
@@ -146,13 +145,12 @@ pub fn documents(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
     if matches!(function.runtime.as_str(), "node" | "typescript") {
         annotations.entry("fnmesh.dev/command".into()).or_insert_with(|| "npm start".into());
     }
-    let image = [&function.deploy.image, &function.image]
-        .into_iter()
-        .find(|i| !i.is_empty())
-        .cloned()
-        .unwrap_or_else(|| match function.registry.as_str() {
-            "" => format!("{}:latest", function.name),
-            registry => format!("{}/{}:latest", registry.trim_end_matches('/'), function.name),
+    let image =
+        [&function.deploy.image, &function.image].into_iter().find(|i| !i.is_empty()).cloned().unwrap_or_else(|| {
+            match function.registry.as_str() {
+                "" => format!("{}:latest", function.name),
+                registry => format!("{}/{}:latest", registry.trim_end_matches('/'), function.name),
+            }
         });
     let labels: BTreeMap<&str, &str> =
         function.deploy.labels.iter().map(|l| (l.key.as_str(), l.value.as_str())).collect();
