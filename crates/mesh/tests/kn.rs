@@ -125,13 +125,14 @@ fn the_implicit_default_broker_and_command_services_are_deployed() {
     // The command service: deployed with its image, every field kept, and a comment.
     assert!(
         script.contains(
-            "\n# Service local: fnmesh run runs \"python3 server.py\" (fnmesh.dev/command); the cluster runs its image \
-         example.com/local:1\n"
+            "\n# Service local: fnmesh run runs \"python3 server.py\" (fnmesh.dev/command, left out here); the cluster \
+         runs its image example.com/local:1\n"
         ),
         "{script}"
     );
     let documents: Vec<serde_yaml_ng::Value> = applied(&script).iter().map(|d| yaml(d)).collect();
     assert_eq!(documents[0]["spec"]["template"]["spec"]["containerConcurrency"].as_u64(), Some(2));
+    assert!(documents[0]["metadata"].get("annotations").is_none(), "the local-only annotation is applied: {script}");
     // A Trigger naming Broker `default` that no manifest defines: fnmesh run makes it, a
     // default cluster does not (namespace injection is off), so the script creates it, in
     // the Trigger's namespace.

@@ -98,7 +98,8 @@ impl Run {
     /// Stops it as Ctrl-C does; its whole output.
     fn stop(mut self) -> String {
         Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
-        assert!(self.child.wait().unwrap().success(), "{}", self.output());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}: {}", self.output());
         std::thread::sleep(Duration::from_millis(100));
         self.output()
     }
@@ -118,8 +119,17 @@ impl Run {
 }
 
 impl Drop for Run {
+    /// A failed test still stops it as Ctrl-C does, so that it ends its services' process
+    /// groups (a SIGKILL would leave them behind).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+        }
     }
 }
 
@@ -275,7 +285,8 @@ fn the_start_up_wait_is_configurable_and_an_early_exit_shows_its_last_lines() {
     assert!(output.contains("service never: did not listen on PORT="), "{output}");
     assert!(output.contains("within 1s (fnmesh.dev/startup-timeout)"), "{output}");
 
-    let early = manifest("early", "    fnmesh.dev/command: \"echo loading; echo 'no config: DB_URL' >&2; exit 3\"\n", "");
+    let early =
+        manifest("early", "    fnmesh.dev/command: \"echo loading; echo 'no config: DB_URL' >&2; exit 3\"\n", "");
     let (status, output) = Run::start(&[&early], &[]).exits();
     assert_eq!(status.code(), Some(1));
     assert!(output.contains("service early: exited (exit status: 3) before it could listen on PORT="), "{output}");

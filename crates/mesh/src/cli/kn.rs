@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::manifests::schemas::served_by_knative;
 use crate::manifests::yaml::{self, Mapping, Value};
 use crate::manifests::{Document, Kind, Problems};
+use crate::plan::local::SOURCE_ANNOTATION;
 use crate::plan::{COMMAND_ANNOTATION, DEFAULT_BROKER, Images};
 
 /// How images are written.
@@ -105,12 +106,23 @@ pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> 
         match doc.kind {
             Kind::KService | Kind::Deployment => {
                 set_images(&mut value, images, choice);
-                if let Some(command) = doc.metadata.annotations.get(COMMAND_ANNOTATION) {
+                drop_local_annotations(&mut value);
+                let image = containers(&value).first().cloned().unwrap_or_default();
+                if let Some(source) = doc.metadata.annotations.get(SOURCE_ANNOTATION) {
+                    let dir = crate::plan::local::source_dir(&doc.place.file, source);
                     batches[i].notes.push(format!(
-                        "{} {}: fnmesh run runs {command:?} ({COMMAND_ANNOTATION}); the cluster runs its image {}",
+                        "{} {}: fnmesh run builds {} ({SOURCE_ANNOTATION}, left out here); the cluster runs its \
+                         image {image}: build it with hack/build-images --crate {} and push it",
                         doc.kind_name,
                         doc.name,
-                        containers(&value).first().cloned().unwrap_or_default()
+                        dir.display(),
+                        dir.display()
+                    ));
+                } else if let Some(command) = doc.metadata.annotations.get(COMMAND_ANNOTATION) {
+                    batches[i].notes.push(format!(
+                        "{} {}: fnmesh run runs {command:?} ({COMMAND_ANNOTATION}, left out here); the cluster runs \
+                         its image {image}",
+                        doc.kind_name, doc.name,
                     ));
                 }
                 let ready = if doc.kind == Kind::KService { "ksvc" } else { "deployment" };
@@ -200,6 +212,22 @@ fn containers(value: &Value) -> Vec<String> {
 }
 
 /// Every container's image as `choice` writes it.
+/// The `fnmesh.dev/` annotations say how `fnmesh run` runs a workload on this machine
+/// (its sources, a command): a cluster has no use for them, and their paths would mean
+/// nothing there.
+fn drop_local_annotations(value: &mut Value) {
+    let drop_from = |metadata: Option<&mut Value>| {
+        let Some(metadata) = metadata.and_then(Value::as_mapping_mut) else { return };
+        let Some(annotations) = metadata.get_mut("annotations").and_then(Value::as_mapping_mut) else { return };
+        annotations.retain(|key, _| !key.as_str().is_some_and(|k| k.starts_with("fnmesh.dev/")));
+        if annotations.is_empty() {
+            metadata.remove("annotations");
+        }
+    };
+    drop_from(value.get_mut("metadata"));
+    drop_from(value.get_mut("spec").and_then(|s| s.get_mut("template")).and_then(|t| t.get_mut("metadata")));
+}
+
 fn set_images(value: &mut Value, images: &Images, choice: &ImageChoice) {
     let list = value
         .get_mut("spec")

@@ -102,8 +102,7 @@ impl Local {
         let Some(source) = source else {
             return Ok(Some(Self { dir: None, build: None, command, startup }));
         };
-        let base = file.parent().unwrap_or(Path::new("."));
-        let dir = base.join(&source);
+        let dir = source_dir(file, &source);
         if !dir.is_dir() {
             return Err((field(SOURCE_ANNOTATION), format!("{} is not a folder", dir.display())));
         }
@@ -124,6 +123,25 @@ impl Local {
         }
         Ok(Some(Self { dir: Some(dir), build, command, startup }))
     }
+}
+
+/// The folder `source` names, relative to the manifest `file`, without `..` where a
+/// folder name can take it (`config/../fn` is `fn`).
+pub fn source_dir(file: &Path, source: &str) -> PathBuf {
+    use std::path::Component;
+    let joined = file.parent().unwrap_or(Path::new("")).join(source);
+    let mut parts: Vec<Component<'_>> = Vec::new();
+    for part in joined.components() {
+        match (part, parts.last()) {
+            (Component::CurDir, _) => {}
+            (Component::ParentDir, Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    let dir: PathBuf = parts.iter().collect();
+    if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }
 }
 
 #[cfg(test)]
@@ -148,6 +166,17 @@ mod tests {
     }
 
     #[test]
+    fn source_folders_are_relative_to_the_manifest() {
+        assert_eq!(
+            source_dir(Path::new("functions/greeter/config/greeter.yaml"), ".."),
+            Path::new("functions/greeter")
+        );
+        assert_eq!(source_dir(Path::new("config/a.yaml"), "../.."), Path::new(".."));
+        assert_eq!(source_dir(Path::new("a.yaml"), "."), Path::new("."));
+        assert_eq!(source_dir(Path::new("/x/y/a.yaml"), "./src/../fn"), Path::new("/x/y/fn"));
+    }
+
+    #[test]
     fn an_image_alone_runs_no_local_process() {
         assert_eq!(local(&[], "", Path::new("a.yaml")), Ok(None));
     }
@@ -164,7 +193,7 @@ mod tests {
         let built = local(&[(SOURCE_ANNOTATION, "../fn")], "", &file).unwrap().unwrap();
         assert_eq!(built.build, Some(Build::Cargo));
         assert_eq!(built.command, None);
-        assert_eq!(built.dir, Some(dir.path().join("config/../fn")));
+        assert_eq!(built.dir, Some(dir.path().join("fn")));
         assert_eq!(built.startup, Startup { timeout: DEFAULT_STARTUP, http_path: None });
 
         let (field, message) = local(&[(SOURCE_ANNOTATION, "../web")], "", &file).unwrap_err();
