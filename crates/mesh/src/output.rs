@@ -15,6 +15,48 @@ pub struct Out {
     pub verbose: bool,
     /// The sources in the order they were first seen: each takes the next colour.
     sources: Arc<Mutex<Vec<String>>>,
+    /// The recent lines, for `fnmesh logs`.
+    pub recent: Arc<Recent>,
+}
+
+/// The most recent lines of every source (bounded), and the lines as they come, for
+/// `fnmesh logs` (`/.fnmesh/logs`).
+#[derive(Debug)]
+pub struct Recent {
+    lines: Mutex<std::collections::VecDeque<(String, String)>>,
+    updates: tokio::sync::broadcast::Sender<(String, String)>,
+}
+
+impl Recent {
+    /// How many lines are kept, of all sources together.
+    pub const LINES: usize = 5000;
+
+    fn new() -> Arc<Self> {
+        Arc::new(Self { lines: Mutex::default(), updates: tokio::sync::broadcast::channel(1024).0 })
+    }
+
+    fn push(&self, source: &str, line: &str) {
+        let mut lines = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if lines.len() == Self::LINES {
+            lines.pop_front();
+        }
+        lines.push_back((source.to_owned(), line.to_owned()));
+        drop(lines);
+        if self.updates.receiver_count() > 0 {
+            let _ = self.updates.send((source.to_owned(), line.to_owned()));
+        }
+    }
+
+    /// The kept lines of `source` (every source when `None`), oldest first.
+    pub fn lines(&self, source: Option<&str>) -> Vec<(String, String)> {
+        let lines = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.iter().filter(|(s, _)| source.is_none_or(|want| s == want)).cloned().collect()
+    }
+
+    /// Lines as they come: `(source, line)`.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.updates.subscribe()
+    }
 }
 
 impl std::fmt::Debug for Out {
@@ -39,13 +81,13 @@ impl Out {
     /// Standard output; coloured when it is a terminal and `color` allows.
     pub fn stdout(color: Option<bool>, verbose: bool) -> Self {
         let color = color.unwrap_or_else(|| std::io::stdout().is_terminal());
-        Self { sink: Output::stdout(), color, verbose, sources: Arc::default() }
+        Self { sink: Output::stdout(), color, verbose, sources: Arc::default(), recent: Recent::new() }
     }
 
     /// A stream kept in memory, for tests.
     pub fn capture() -> (Self, Capture) {
         let (sink, capture) = Output::capture();
-        (Self { sink, color: false, verbose: true, sources: Arc::default() }, capture)
+        (Self { sink, color: false, verbose: true, sources: Arc::default(), recent: Recent::new() }, capture)
     }
 
     /// Writes `line` (no newline) as coming from `source`. Control characters in it are
@@ -53,6 +95,7 @@ impl Out {
     /// forge a line of another source or drive the terminal.
     pub fn line(&self, source: &str, line: &str) {
         let line = escape_controls(line);
+        self.recent.push(source, &line);
         let text = if self.color {
             let colour = self.colour(source);
             format!("{colour}{source} |{RESET} {line}\n")

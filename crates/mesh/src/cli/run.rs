@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::dataplane::ingress::{self, Ingress, router};
+use crate::dataplane::journal::Journal;
 use crate::dataplane::pings::ping_loop;
 use crate::dataplane::services::{self, Started, wait_for};
+use crate::dataplane::topology::Topology;
 use crate::dataplane::transport::{Gate, Routes, Transport, full_host};
 use crate::dataplane::{BROKER_TTL, Mesh, Settings};
 use crate::error::{Error, Result};
@@ -55,6 +57,8 @@ pub struct Options {
     pub async_brokers: bool,
     /// Rebuild and restart what changes (`--watch`).
     pub watch: bool,
+    /// How many recent journeys the live view keeps (`--journal`).
+    pub journal: usize,
 }
 
 impl Options {
@@ -73,6 +77,7 @@ impl Options {
             backlog: DEFAULT_BACKLOG,
             async_brokers: false,
             watch: false,
+            journal: crate::dataplane::journal::DEFAULT_JOURNEYS,
         }
     }
 }
@@ -94,6 +99,8 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The secret of the mesh's own hops, the same across reloads.
     token: String,
+    /// Every event's journey, across reloads.
+    pub journal: Arc<Journal>,
     options: Options,
     out: Out,
 }
@@ -189,8 +196,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         return Err(Error::Start(failures.join("\n")));
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
+    let journal = Journal::new(options.journal);
     let (pings, objects, channels, brokers) = (plan.pings, plan.objects, plan.channels, plan.brokers);
-    let mesh = data_plane(options, &out, ingress_addr, &running, &token, channels, brokers, None);
+    journal.set_topology(topology(&running, &channels, &brokers, &pings));
+    let mesh = data_plane(options, &out, ingress_addr, &running, &token, channels, brokers, None, &journal);
     let ingress = Arc::new(Ingress { mesh: mesh.clone(), objects, body_limit: options.body_limit });
     let current = Arc::new(RwLock::new(router(ingress)));
     let (stop, stopped) = watch::channel(false);
@@ -233,9 +242,21 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         services: running,
         tasks,
         token,
+        journal,
         options: options.clone(),
         out,
     })
+}
+
+/// The graph the journal maps hops onto.
+fn topology(
+    services: &[Service],
+    channels: &[crate::plan::ChannelPlan],
+    brokers: &[crate::plan::BrokerPlan],
+    pings: &[crate::plan::PingPlan],
+) -> Topology {
+    let services = services.iter().map(|s| (s.plan.host.clone(), s.plan.name.clone()));
+    Topology::of(channels, brokers, pings, services)
 }
 
 /// The data plane over `services`: channels and brokers, and how to reach everything.
@@ -250,6 +271,7 @@ fn data_plane(
     channels: Vec<crate::plan::ChannelPlan>,
     brokers: Vec<crate::plan::BrokerPlan>,
     previous: Option<&Mesh>,
+    journal: &Arc<Journal>,
 ) -> Arc<Mesh> {
     let mut routes = Routes { ingress: Some(ingress), ..Routes::default() };
     for service in services.iter().filter(|s| !s.plan.source) {
@@ -267,7 +289,7 @@ fn data_plane(
     routes.internal_token = token.to_owned();
     let settings =
         Settings { broker_ttl: options.broker_ttl, backlog: options.backlog, async_brokers: options.async_brokers };
-    let mut mesh = Mesh::new(Transport::new(routes), out.clone(), channels, brokers, settings);
+    let mut mesh = Mesh::new(Transport::new(routes), out.clone(), channels, brokers, settings, journal.clone());
     if let Some(previous) = previous {
         mesh.work = previous.work.clone();
     }
@@ -446,6 +468,7 @@ impl Running {
         }
         self.services = kept;
         let (channels, brokers) = (plan.channels, plan.brokers);
+        self.journal.set_topology(topology(&self.services, &channels, &brokers, &plan.pings));
         let mesh = data_plane(
             &self.options,
             &out,
@@ -455,6 +478,7 @@ impl Running {
             channels,
             brokers,
             Some(&self.mesh),
+            &self.journal,
         );
         let ingress =
             Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });

@@ -72,6 +72,13 @@ impl Mesh {
         }
         let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
         let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
+        self.courier.out.log(&format!(
+            "broker/{}: accepted event {} (type {}, source {})",
+            broker.name,
+            event.id(),
+            event.ty(),
+            event.source()
+        ));
         if !self.async_brokers {
             return match self.triggers(&broker, &event, &headers).await {
                 Ok(()) => Admission::Accepted,
@@ -125,10 +132,13 @@ impl Mesh {
         event: Event,
         headers: HeaderMap,
     ) -> Result<(), String> {
-        if !trigger.filter.matches(&event) {
+        let label = format!("trigger/{}", trigger.name);
+        if let Some(why) = trigger.filter.explain(&event) {
+            self.courier.out.log(&format!("{label}: filtered out event {}: {why}", event.id()));
+            let key = super::journal::trace_key(&headers, &event);
+            self.courier.journal.filtered(&key, &event, &label, &trigger.subscriber, &why);
             return Ok(());
         }
-        let label = format!("trigger/{}", trigger.name);
         let namespace = broker.namespace.as_str();
         // The broker's own attribute is not the subscriber's business: it is taken off
         // before delivery and put back, unchanged, on the reply (upstream's filter does so);

@@ -1,17 +1,19 @@
 //! Sending one event to one destination as Knative's dispatcher does: the attempts under
 //! the delivery policy (the runtime's one engine, `fnmesh_runtime::delivery`), each one
-//! logged, the reply event, and the dead letter sink with the `knativeerror*` extensions.
+//! logged with the event's id and recorded in its journey ([`super::journal`]), the reply event, and the dead letter sink with the `knativeerror*` extensions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use fnmesh_runtime::Event;
 use fnmesh_runtime::binding::{Encoding, decode, detect};
 use fnmesh_runtime::delivery::{DeliveryPolicy, Next, Tried};
+use fnmesh_runtime::{AttributesReader, Event};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::headers::{HOPS_HEADER, pass_through};
+use super::journal::{Attempted, Journal, trace_key};
 use super::transport::{Attempt, Transport};
 use crate::output::Out;
 use crate::plan::{Delivery, Target};
@@ -77,6 +79,8 @@ pub struct Courier {
     pub transport: Transport,
     /// Where every attempt is logged.
     pub out: Out,
+    /// Where every attempt is recorded, as a hop of its event's journey.
+    pub journal: Arc<Journal>,
 }
 
 impl Courier {
@@ -120,47 +124,86 @@ impl Courier {
             _ => Encoding::Binary,
         };
         let headers = &headers;
-        let attempt = |n: u32| async move {
-            // Each request is a span of its own, in the sender's trace (the tracing
-            // transport upstream starts one per request).
-            let headers = with_new_span(headers);
-            match self.transport.post(&target.url, event, &headers, policy.timeout, encoding).await {
-                Attempt::Answered { status, headers: answer, body, elapsed } => {
-                    let took = millis(elapsed);
-                    let code = status.as_u16();
-                    if status.is_success() {
-                        return match reply(&target.url, status, &answer, body, role) {
-                            Ok(delivered) => {
-                                self.out.log(&format!("{label} -> {}: {code} in {took} ms", target.name));
-                                Tried::Delivered(delivered)
-                            }
-                            Err(failure) if failure.status == 502 => {
-                                let next = describe(policy.next(n, Some(StatusCode::BAD_GATEWAY)));
-                                self.out.log(&format!(
-                                    "{label} -> {}: {code} with a body that is not a CloudEvent in {took} ms{next}",
-                                    target.name
-                                ));
-                                Tried::Answered { status: StatusCode::BAD_GATEWAY, headers: answer, error: failure }
-                            }
-                            Err(failure) => {
-                                self.out.log(&format!("{label} -> {}: {code} in {took} ms", target.name));
-                                Tried::Final(failure)
-                            }
-                        };
+        let key = trace_key(headers, event);
+        let id = event.id();
+        // Each attempt: one line of the log, one hop of the journey.
+        let note = |n: u32,
+                    status: Option<u16>,
+                    reason: Option<String>,
+                    elapsed: Duration,
+                    next: Option<Next>,
+                    reply: Option<&Event>,
+                    line: String| {
+            self.out.log(&format!("{line} (event {id})"));
+            let backoff = match next {
+                Some(Next::Retry { attempt, .. }) => Some(policy.backoff(attempt)),
+                _ => None,
+            };
+            let gave_up = matches!(next, Some(Next::GiveUp { .. } | Next::NotRetried));
+            let attempted = Attempted {
+                route: label,
+                target,
+                status,
+                reason,
+                latency: elapsed,
+                attempt: n,
+                backoff,
+                gave_up,
+                reply,
+            };
+            self.journal.attempted(&key, event, attempted);
+        };
+        let attempt = |n: u32| {
+            let note = &note;
+            async move {
+                // Each request is a span of its own, in the sender's trace (the tracing
+                // transport upstream starts one per request).
+                let headers = with_new_span(headers);
+                match self.transport.post(&target.url, event, &headers, policy.timeout, encoding).await {
+                    Attempt::Answered { status, headers: answer, body, elapsed } => {
+                        let took = millis(elapsed);
+                        let code = status.as_u16();
+                        if status.is_success() {
+                            return match reply(&target.url, status, &answer, body, role) {
+                                Ok(delivered) => {
+                                    let line = format!("{label} -> {}: {code} in {took} ms", target.name);
+                                    note(n, Some(code), None, elapsed, None, delivered.as_ref().map(|(e, _)| e), line);
+                                    Tried::Delivered(delivered)
+                                }
+                                Err(failure) if failure.status == 502 => {
+                                    let next = policy.next(n, Some(StatusCode::BAD_GATEWAY));
+                                    let line = format!(
+                                        "{label} -> {}: {code} with a body that is not a CloudEvent in {took} ms{}",
+                                        target.name,
+                                        describe(next)
+                                    );
+                                    note(n, Some(502), Some(failure.reason.clone()), elapsed, Some(next), None, line);
+                                    Tried::Answered { status: StatusCode::BAD_GATEWAY, headers: answer, error: failure }
+                                }
+                                Err(failure) => {
+                                    let line = format!("{label} -> {}: {code} in {took} ms", target.name);
+                                    let next = Some(Next::NotRetried);
+                                    note(n, Some(code), Some(failure.reason.clone()), elapsed, next, None, line);
+                                    Tried::Final(failure)
+                                }
+                            };
+                        }
+                        let next = policy.next(n, Some(status));
+                        let line = format!("{label} -> {}: {code} in {took} ms{}", target.name, describe(next));
+                        let reason = format!("{} answered {status}", target.url);
+                        note(n, Some(code), Some(reason.clone()), elapsed, Some(next), None, line);
+                        let failure = Failure { url: target.url.clone(), status: code, reason, body };
+                        Tried::Answered { status, headers: answer, error: Box::new(failure) }
                     }
-                    let next = describe(policy.next(n, Some(status)));
-                    self.out.log(&format!("{label} -> {}: {code} in {took} ms{next}", target.name));
-                    let reason = format!("{} answered {status}", target.url);
-                    let failure = Failure { url: target.url.clone(), status: code, reason, body };
-                    Tried::Answered { status, headers: answer, error: Box::new(failure) }
-                }
-                Attempt::Failed { reason, elapsed } => {
-                    let took = millis(elapsed);
-                    let next = describe(policy.next(n, None));
-                    self.out.log(&format!("{label} -> {}: {reason} after {took} ms{next}", target.name));
-                    let body = Bytes::from(format!("dispatch error: {reason}"));
-                    let reason = format!("{}: {reason}", target.url);
-                    Tried::NoAnswer(Box::new(Failure { url: target.url.clone(), status: 500, reason, body }))
+                    Attempt::Failed { reason, elapsed } => {
+                        let took = millis(elapsed);
+                        let next = policy.next(n, None);
+                        let line = format!("{label} -> {}: {reason} after {took} ms{}", target.name, describe(next));
+                        note(n, None, Some(reason.clone()), elapsed, Some(next), None, line);
+                        let body = Bytes::from(format!("dispatch error: {reason}"));
+                        let reason = format!("{}: {reason}", target.url);
+                        Tried::NoAnswer(Box::new(Failure { url: target.url.clone(), status: 500, reason, body }))
+                    }
                 }
             }
         };

@@ -51,3 +51,16 @@ pub fn with_extension(event: &Event, name: &str, value: impl Into<String>) -> Ev
     event.set_extension(name, value.into());
     event
 }
+
+/// `headers` with a `traceparent` when they have none: a new trace, sampled, as a
+/// tracing-enabled ingress starts one; the journey of the event is that trace.
+pub fn ensure_trace(headers: &mut HeaderMap) {
+    if headers.contains_key("traceparent") {
+        return;
+    }
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    if let Ok(value) = http::HeaderValue::from_str(&format!("00-{trace}-{span}-01")) {
+        headers.insert("traceparent", value);
+    }
+}

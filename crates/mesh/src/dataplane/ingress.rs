@@ -14,7 +14,7 @@ use fnmesh_runtime::binding::RequestLimits;
 use fnmesh_runtime::{AttributesReader, Error, IncomingEvent};
 use http::{Method, StatusCode, header};
 
-use super::headers::{HOPS_HEADER, INTERNAL_HEADER, pass_through};
+use super::headers::{HOPS_HEADER, INTERNAL_HEADER, ensure_trace, pass_through};
 use super::transport::{Attempt, full_host};
 use super::{Admission, Mesh};
 use crate::plan::ObjectRow;
@@ -93,6 +93,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
             Ok(read) => read,
             Err(response) => return response,
         };
+        let headers = entered(&ingress, internal, &event, headers, super::topology::object(&channel.label));
         let mesh = ingress.mesh.clone();
         if channel.asynchronous {
             let size = super::work::size_of(&event).saturating_mul(channel.subscriptions.len());
@@ -132,6 +133,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
                 Ok(read) => read,
                 Err(response) => return response,
             };
+            let headers = entered(&ingress, internal, &event, headers, &format!("broker/{}", broker.name));
             return match ingress.mesh.broker_ingress(broker, event, headers).await {
                 Admission::Accepted => StatusCode::ACCEPTED.into_response(),
                 Admission::Failed(e) => Error::Internal(e).into_response(),
@@ -157,6 +159,23 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
         if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
     ))
     .into_response()
+}
+
+/// An event from outside the mesh starts its journey at `node`, in a trace of its own
+/// when it brings none; the mesh's own hops are already in their journeys.
+fn entered(
+    ingress: &Ingress,
+    internal: bool,
+    event: &fnmesh_runtime::Event,
+    mut headers: http::HeaderMap,
+    node: &str,
+) -> http::HeaderMap {
+    if !internal {
+        ensure_trace(&mut headers);
+        let key = super::journal::trace_key(&headers, event);
+        ingress.mesh.courier.journal.received(&key, event, node);
+    }
+    headers
 }
 
 /// The answer to `OPTIONS`: `200` with the CloudEvents WebHook headers (the abuse

@@ -11,17 +11,21 @@
 //!   [`launch`]: building and starting a local process, and [`processes`]: its process
 //!   group;
 //! * [`work`]: what was accepted and is not done yet: the bounded backlog, and the drain
-//!   when `fnmesh run` stops.
+//!   when `fnmesh run` stops;
+//! * [`journal`]: every event's journey, hop by hop, for the live view and `fnmesh
+//!   events`, mapped onto the [`topology`] of the running flow.
 
 pub mod brokers;
 pub mod channels;
 pub mod courier;
 pub mod headers;
 pub mod ingress;
+pub mod journal;
 pub mod launch;
 pub mod pings;
 pub mod processes;
 pub mod services;
+pub mod topology;
 pub mod transport;
 pub mod work;
 
@@ -84,9 +88,10 @@ impl Mesh {
         channels: Vec<ChannelPlan>,
         brokers: Vec<BrokerPlan>,
         settings: Settings,
+        journal: Arc<journal::Journal>,
     ) -> Self {
         Self {
-            courier: Courier { transport, out },
+            courier: Courier { transport, out, journal },
             channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
             brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
             broker_ttl: i64::from(settings.broker_ttl),

@@ -26,7 +26,11 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
             tokio::time::sleep(pings::tick_delay()).await;
             let event = ping.event(chrono::Utc::now());
             let hop = Hop { label: &label, target: &ping.sink, role: Role::Source, namespace: &ping.namespace };
-            let sent = mesh.courier.send(hop, &event, &http::HeaderMap::new(), &policy).await;
+            let mut headers = http::HeaderMap::new();
+            super::headers::ensure_trace(&mut headers);
+            let key = super::journal::trace_key(&headers, &event);
+            mesh.courier.journal.received(&key, &event, &label);
+            let sent = mesh.courier.send(hop, &event, &headers, &policy).await;
             if let Err(failure) = sent {
                 mesh.courier.out.log(&format!("{label}: event {} lost: {}", event.id(), failure.reason));
             }

@@ -56,6 +56,61 @@ impl EventFilter {
         }
     }
 
+    /// Why `event` does not pass, naming the attribute and the filter that decided;
+    /// `None` when it passes.
+    pub fn explain(&self, event: &Event) -> Option<String> {
+        let text = |name: &str| event.attribute(name).map(|v| plain(&v));
+        let pairs = |pairs: &[(String, String)], dialect: &str, test: &dyn Fn(&str, &str) -> bool| {
+            pairs.iter().find_map(|(name, want)| match text(name) {
+                None => Some(format!("{dialect}: {name} is missing")),
+                Some(have) if !test(&have, want) => Some(format!("{dialect}: {name} {have:?} does not match {want:?}")),
+                Some(_) => None,
+            })
+        };
+        match self {
+            Self::Everything => None,
+            Self::Attributes(list) => pairs(list, "filter.attributes", &|have, want| want.is_empty() || have == want),
+            Self::All(filters) => filters.iter().find_map(|f| f.explain(event)),
+            Self::Any(filters) => (!filters.iter().any(|f| f.matches(event))).then(|| {
+                let why: Vec<String> = filters.iter().filter_map(|f| f.explain(event)).collect();
+                format!("any: none matched ({})", why.join("; "))
+            }),
+            Self::Not(filter) => filter
+                .matches(event)
+                .then(|| format!("not: the inner filter matched ({})", filter.summary().trim_start_matches(": "))),
+            Self::Exact(list) => pairs(list, "exact", &|have, want| have == want),
+            Self::Prefix(list) => pairs(list, "prefix", &|have, want| have.starts_with(want)),
+            Self::Suffix(list) => pairs(list, "suffix", &|have, want| have.ends_with(want)),
+            Self::Cesql(expression) => (!expression.matches(event)).then(|| format!("cesql: {expression} is false")),
+        }
+    }
+
+    /// The filter in a few words, for a graph's edge: `: type=x`, empty for none.
+    pub fn summary(&self) -> String {
+        let pairs = |pairs: &[(String, String)], op: &str| {
+            pairs.iter().map(|(k, v)| format!("{k}{op}{v}")).collect::<Vec<_>>().join(", ")
+        };
+        let text = match self {
+            Self::Everything => return String::new(),
+            Self::Attributes(list) | Self::Exact(list) => pairs(list, "="),
+            Self::Prefix(list) => pairs(list, "^="),
+            Self::Suffix(list) => pairs(list, "$="),
+            Self::All(filters) => filters
+                .iter()
+                .map(|f| f.summary())
+                .map(|s| s.trim_start_matches(": ").to_owned())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            Self::Any(filters) => format!(
+                "any({})",
+                filters.iter().map(|f| f.summary().trim_start_matches(": ").to_owned()).collect::<Vec<_>>().join(", ")
+            ),
+            Self::Not(filter) => format!("not({})", filter.summary().trim_start_matches(": ")),
+            Self::Cesql(expression) => expression.to_string(),
+        };
+        if text.is_empty() { String::new() } else { format!(": {text}") }
+    }
+
     /// Whether `event` passes.
     pub fn matches(&self, event: &Event) -> bool {
         let text = |name: &str| event.attribute(name).map(|v| plain(&v));
