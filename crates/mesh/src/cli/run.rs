@@ -52,6 +52,13 @@ pub struct Options {
     pub backlog: usize,
     /// Brokers answer `202` at once and deliver in the background (`--async-brokers`).
     pub async_brokers: bool,
+    /// Stand-ins (`fnmesh test`): service host (`name.ns.svc.cluster.local`) to the
+    /// loopback address of a server that answers in its place. A service of the set with
+    /// such a host is not started; a host not in the set becomes reachable too.
+    pub stand_ins: std::collections::BTreeMap<String, SocketAddr>,
+    /// Fire PingSources on their schedules (`fnmesh test` turns it off and fires them
+    /// itself, so that a minute boundary cannot add an event to a case).
+    pub schedules: bool,
 }
 
 impl Options {
@@ -69,6 +76,8 @@ impl Options {
             grace: DEFAULT_GRACE,
             backlog: DEFAULT_BACKLOG,
             async_brokers: false,
+            stand_ins: std::collections::BTreeMap::new(),
+            schedules: true,
         }
     }
 }
@@ -109,7 +118,13 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     let mut routes = Routes { ingress: Some(ingress_addr), ..Routes::default() };
     let mut running = Vec::new();
     let mut failures = Vec::new();
+    for (host, addr) in &options.stand_ins {
+        routes.services.insert(host.clone(), *addr);
+    }
     for service in &plan.services {
+        if options.stand_ins.contains_key(&service.host) {
+            continue;
+        }
         let service = &with_reachable_sinks(service, ingress_addr);
         match services::start(service, &out, stopped.clone()).await {
             Ok(started) if service.source => running.push(started),
@@ -159,7 +174,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     }
     let (stop_pings, pings_stopped) = watch::channel(false);
     let mut pings = Vec::new();
-    for ping in plan.pings {
+    for ping in plan.pings.into_iter().filter(|_| options.schedules) {
         pings.push(tokio::spawn(ping_loop(ping, mesh.clone(), options.ping_now, pings_stopped.clone())));
     }
     Ok(Running { ingress: ingress_addr, mesh, stop, stop_pings, pings, grace: options.grace, services: running, tasks })
