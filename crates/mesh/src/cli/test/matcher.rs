@@ -11,6 +11,9 @@ use base64::Engine;
 use super::format::{EventMatch, Expectation, LineMatch, TextMatch};
 use super::stand_ins::Received;
 
+/// How many received events a failure lists (the first and last halves of them).
+const LISTED: usize = 20;
+
 /// Compiled predicates (regular expressions, CESQL, jq pools), by their source, shared by
 /// every evaluation of a case.
 #[derive(Default)]
@@ -262,7 +265,14 @@ pub async fn check(
         if events.is_empty() {
             return "      (nothing)\n".into();
         }
-        events.iter().enumerate().map(|(i, e)| format!("      {}. {}\n", i + 1, summary(e))).collect()
+        let shown = |(i, e): (usize, &Received)| format!("      {}. {}\n", i + 1, summary(e));
+        if events.len() <= LISTED {
+            return events.iter().enumerate().map(shown).collect();
+        }
+        let mut text: String = events.iter().enumerate().take(LISTED / 2).map(shown).collect();
+        text.push_str(&format!("      ... {} more ...\n", events.len() - LISTED));
+        text.extend(events.iter().enumerate().skip(events.len() - LISTED / 2).map(shown));
+        text
     };
     if let Some(count) = expectation.count
         && received.len() != count
