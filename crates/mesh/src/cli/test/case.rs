@@ -39,7 +39,10 @@ pub struct Loaded {
 impl Loaded {
     /// The folder that relative paths of the file start from.
     pub fn folder(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        }
     }
 
     /// The namespace of objects that name none.
