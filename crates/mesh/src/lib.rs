@@ -9,7 +9,7 @@
 //! 2. [`plan`]: what the Knative controllers would create, one module per kind.
 //! 3. [`dataplane`]: the eventing emulator that runs a plan: the ingress, channels,
 //!    brokers, delivery, ping sources, the services.
-//! 4. [`cli`]: the commands (`run`, `validate`, `graph`, `kn`, `send`, `get`).
+//! 4. [`cli`]: the commands (`run`, `validate`, `graph`, `kn`, `send`, `get`, `test`).
 //!
 //! Beside them: [`error`] (the one error type) and [`output`] (the one output stream).
 //!
@@ -33,6 +33,7 @@
 //! | how does `fnmesh run` stop? | [`dataplane::work`] (drain) and [`cli::run`] |
 //! | where is a manifest typo caught? | [`manifests::unknown`], in the one read of [`manifests::spec`] |
 //! | how is a request routed by `Host`? | [`dataplane::ingress`] and [`dataplane::transport`] |
+//! | how does `fnmesh test` run a case, replace a service? | [`cli::test::case`], [`cli::test::stand_ins`] (routed by `run::Options::stand_ins`) |
 
 pub mod cli;
 pub mod dataplane;

@@ -227,6 +227,36 @@ service is whether it answers now. Examples:
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+    /// Run test files (*.test.yaml): events sent to flows, stand-ins for services, expectations.
+    #[command(after_help = "Exit status: 0 when every case passes, 1 when one fails, 2 when a test file is invalid.
+The format: docs/testing.md. Examples:
+  fnmesh test                                   # every *.test.yaml under the current folder
+  fnmesh test flows/saga --junit results.xml
+  fnmesh test my-flow.test.yaml --update        # write what arrived as the expectation of new cases")]
+    Test(TestArgs),
+}
+
+/// The flags of `fnmesh test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Test files, or folders searched for *.test.yaml (default: the current folder).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write what the stand-ins received as the expectation of each case that has none.
+    #[arg(long)]
+    pub update: bool,
+    /// Cases run at once (default: the number of cores).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// More image-to-function mappings, as for `run`.
+    #[arg(long)]
+    pub images: Vec<PathBuf>,
+    /// Print everything the mesh printed for each failed case.
+    #[arg(long)]
+    pub show_output: bool,
 }
 
 /// `--color`.

@@ -6,7 +6,8 @@
 //!   [`new`]: `fnmesh new`, a function crate from a template; [`watch`]: what `fnmesh
 //!   run --watch` watches and what a change asks for;
 //! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
-//!   running mesh.
+//!   running mesh;
+//! * [`test`]: `fnmesh test`, flows tested as data.
 
 pub mod args;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod graph;
 pub mod kn;
 pub mod new;
 pub mod run;
+pub mod test;
 pub mod validate;
 pub mod watch;
 
@@ -96,6 +98,7 @@ async fn command(command: Command) -> ExitCode {
             let choice = kn::ImageChoice { registry, fnmesh_images, version: env!("CARGO_PKG_VERSION").to_owned() };
             report(kn(&paths, &namespace, &images, &choice))
         }
+        Command::Test(args) => run_tests(args).await,
         Command::Validate { paths, namespace, schemas } => {
             report(validate::validate(&paths, &namespace, schemas.as_deref()).map(|checked| {
                 warn(&checked.warnings);
@@ -187,6 +190,29 @@ async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Durat
     }
     running.stop().await;
     ExitCode::SUCCESS
+}
+
+/// `fnmesh test`: runs the cases, prints the report, writes `--junit`.
+#[allow(clippy::print_stdout, clippy::print_stderr)] // the command's output
+async fn run_tests(args: args::TestArgs) -> ExitCode {
+    let settings = test::Settings { jobs: args.jobs, update: args.update, images: args.images, jq_worker: None };
+    let outcome = test::run_paths(&args.paths, &settings).await;
+    if !outcome.invalid.is_empty() {
+        eprint!("fnmesh: {}", outcome.invalid.to_string().replacen("in the manifests", "in the test files", 1));
+        return ExitCode::from(2);
+    }
+    print!("{}", test::report::text(&outcome));
+    if args.show_output {
+        for failed in outcome.results.iter().filter(|r| !r.passed()) {
+            println!("--- output of {}: {}\n{}", failed.file.display(), failed.name, failed.output);
+        }
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, test::junit::xml(&outcome.results))
+    {
+        return fail(&format!("--junit {}: {e}", path.display()));
+    }
+    ExitCode::from(outcome.exit_code())
 }
 
 #[allow(clippy::print_stdout)] // the command's output

@@ -59,6 +59,13 @@ pub struct Options {
     pub watch: bool,
     /// How many recent journeys the live view keeps (`--journal`).
     pub journal: usize,
+    /// Stand-ins (`fnmesh test`): service host (`name.ns.svc.cluster.local`) to the
+    /// loopback address of a server that answers in its place. A service of the set with
+    /// such a host is not started; a host not in the set becomes reachable too.
+    pub stand_ins: std::collections::BTreeMap<String, SocketAddr>,
+    /// Fire PingSources on their schedules (`fnmesh test` turns it off and fires them
+    /// itself, so that a minute boundary cannot add an event to a case).
+    pub schedules: bool,
 }
 
 impl Options {
@@ -78,6 +85,8 @@ impl Options {
             async_brokers: false,
             watch: false,
             journal: crate::dataplane::journal::DEFAULT_JOURNEYS,
+            stand_ins: std::collections::BTreeMap::new(),
+            schedules: true,
         }
     }
 }
@@ -184,6 +193,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     let mut running = Vec::new();
     let mut failures = Vec::new();
     for service in std::mem::take(&mut plan.services) {
+        // `fnmesh test` answers in its place.
+        if options.stand_ins.contains_key(&service.host) {
+            continue;
+        }
         match start_service(service, ingress_addr, &out, 0, None).await {
             Ok(service) => running.push(service),
             Err(e) => failures.push(e.to_string()),
@@ -231,7 +244,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     if let Some(warning) = exposure(options.address) {
         out.say(&warning);
     }
-    let pings = Pings::start(pings, &mesh, options.ping_now);
+    let pings = Pings::start(if options.schedules { pings } else { Vec::new() }, &mesh, options.ping_now);
     Ok(Running {
         ingress: ingress_addr,
         mesh,
@@ -283,6 +296,9 @@ fn data_plane(
         {
             routes.concurrency.insert(host, Arc::new(tokio::sync::Semaphore::new(limit)));
         }
+    }
+    for (host, addr) in &options.stand_ins {
+        routes.services.insert(host.clone(), *addr);
     }
     routes.mesh_hosts.extend(channels.iter().map(|c| c.host.clone()));
     routes.mesh_hosts.insert(BROKER_INGRESS_HOST.to_owned());
@@ -484,7 +500,8 @@ impl Running {
             Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = router(ingress);
         self.mesh = mesh;
-        let previous = std::mem::replace(&mut self.pings, Pings::start(plan.pings, &self.mesh, false));
+        let pings = if self.options.schedules { plan.pings } else { Vec::new() };
+        let previous = std::mem::replace(&mut self.pings, Pings::start(pings, &self.mesh, false));
         previous.stop().await;
         out.say(&format!("reloaded: {} service(s)", self.services.len()));
     }

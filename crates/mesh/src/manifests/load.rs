@@ -121,7 +121,8 @@ pub fn load(paths: &[PathBuf], namespace: &str) -> (Vec<Document>, Problems) {
     (documents, problems)
 }
 
-/// YAML files under `path` (itself when it is a file), sorted.
+/// YAML files under `path` (itself when it is a file), sorted; in a folder, the test
+/// files of `fnmesh test` (`*.test.yaml`) beside the manifests are not manifests.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_file() {
         files.push(path.to_owned());
@@ -136,9 +137,14 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if !(name.starts_with('.') || name == "target" || name == "node_modules") {
                 collect(&entry, files)?;
             }
-        } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") && !is_test_file(&entry) {
             files.push(entry);
         }
     }
     Ok(())
+}
+
+/// Whether `path` is an `fnmesh test` file (`NAME.test.yaml` or `NAME.test.yml`).
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
 }
