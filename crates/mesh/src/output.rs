@@ -262,7 +262,7 @@ mod tests {
             let (documents, problems) = crate::manifests::load(&[root.join(flow)], "default");
             let plan = crate::plan::plan(&documents, Some(&images), problems).unwrap();
             let (sink, capture) = Output::capture();
-            let out = Out { sink, color: true, verbose: true, sources: Arc::default() };
+            let out = Out { sink, color: true, verbose: true, sources: Arc::default(), recent: Recent::new() };
             let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
             assert!(names.len() >= 3, "{flow}: {names:?}");
             for name in &names {
