@@ -85,7 +85,10 @@ fn an_invalid_file_exits_2_with_the_file_and_the_field_path() {
     let dir = folder(&[("typo.test.yaml", &typo)]);
     let (code, out, err) = fnmesh_test(dir.path(), &[]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("typo.test.yaml: cases[0].send[0].statuss: unknown field `statuss`, expected one of"), "{err}");
+    assert!(
+        err.contains("typo.test.yaml: cases[0].send[0].statuss: unknown field `statuss`, expected one of"),
+        "{err}"
+    );
     assert!(out.is_empty(), "nothing runs: {out}");
 
     let checked = PASSING

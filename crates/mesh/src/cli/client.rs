@@ -8,7 +8,7 @@ use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10};
 use http::HeaderValue;
 
 use crate::error::{Error, Result};
-use crate::plan::address::{BROKER_INGRESS_HOST, channel_host, parallel_ingress, sequence_channel};
+use crate::plan::address::receiver;
 
 /// What to send, from the command line.
 #[derive(Debug, Clone, Default)]
@@ -43,22 +43,8 @@ pub fn locate(target: &str, port: u16, namespace: &str) -> Result<(String, Optio
         }
         return Ok((target.to_owned(), None));
     }
-    let (kind, name) = target.split_once('/').ok_or_else(|| {
-        Error::Usage(format!("{target:?}: write KIND/NAME (sequence/, parallel/, broker/, channel/, ksvc/) or a URL"))
-    })?;
-    let host = match kind {
-        "sequence" => channel_host(&sequence_channel(name, 0), namespace),
-        "parallel" => channel_host(&parallel_ingress(name), namespace),
-        "channel" | "imc" | "inmemorychannel" => channel_host(name, namespace),
-        "ksvc" | "service" => format!("{name}.{namespace}.svc.cluster.local"),
-        "broker" => return Ok((format!("{local}/{namespace}/{name}"), Some(BROKER_INGRESS_HOST.to_owned()))),
-        other => {
-            return Err(Error::Usage(format!(
-                "{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"
-            )));
-        }
-    };
-    Ok((format!("{local}/"), Some(host)))
+    let (host, path) = receiver(target, namespace).map_err(Error::Usage)?;
+    Ok((format!("{local}{path}"), Some(host)))
 }
 
 /// Sends the event; returns what to print.

@@ -67,6 +67,15 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
         let (named, rest) = rest.split_once('/').unwrap_or((rest, ""));
         (host, path) = (full_host(named), format!("/{rest}"));
     }
+    if path == "/.fnmesh" {
+        return axum::response::Redirect::permanent("/.fnmesh/").into_response();
+    }
+    if let Some(rest) = path.strip_prefix("/.fnmesh/").filter(|r| !r.starts_with("hosts/")) {
+        request = match super::live::answer(&ingress, rest, request).await {
+            Ok(response) => return response,
+            Err(request) => request,
+        };
+    }
     if path == "/.fnmesh/objects" {
         return axum::Json(&ingress.objects).into_response();
     }

@@ -324,7 +324,7 @@ impl Journal {
             to,
             kind,
             status: attempt.status,
-            detail: attempt.reason.clone(),
+            detail: attempt.reason.clone().or_else(|| (ok && attempt.reply.is_none()).then(|| "no reply".to_owned())),
             latency_ms: Some(attempt.latency.as_secs_f64() * 1000.0),
             attempt: Some(attempt.attempt),
             backoff_ms: attempt.backoff.map(|b| b.as_secs_f64() * 1000.0),
@@ -391,8 +391,13 @@ impl Journal {
             if journey.entry.is_empty() {
                 journey.entry = if hop.kind == HopKind::Received { hop.to.clone() } else { hop.from.clone() };
             }
-            journey.now = hop.to.clone();
             journey.hops.push(hop);
+            // Where it is now: the destination of the hop that began last (hops are
+            // recorded as they end, and an outer hop ends after those it caused).
+            let began = |h: &HopRecord| h.at_ms - h.latency_ms.unwrap_or_default();
+            if let Some(last) = journey.hops.iter().max_by(|a, b| began(a).total_cmp(&began(b))) {
+                journey.now = last.to.clone();
+            }
             journey.outcome = outcome(&journey.hops);
             journey.bytes += added;
             (self.updates.receiver_count() > 0).then(|| serde_json::json!({ "journey": &*journey }).to_string())

@@ -13,7 +13,8 @@
 //! * [`work`]: what was accepted and is not done yet: the bounded backlog, and the drain
 //!   when `fnmesh run` stops;
 //! * [`journal`]: every event's journey, hop by hop, for the live view and `fnmesh
-//!   events`, mapped onto the [`topology`] of the running flow.
+//!   events`, mapped onto the [`topology`] of the running flow; [`live`]: the page and
+//!   the JSON and streams it reads, on the ingress under `/.fnmesh/`.
 
 pub mod brokers;
 pub mod channels;
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod ingress;
 pub mod journal;
 pub mod launch;
+pub mod live;
 pub mod pings;
 pub mod processes;
 pub mod services;

@@ -46,6 +46,25 @@ pub fn parallel_branch(name: &str, i: usize) -> String {
     format!("{name}-kn-parallel-{i}")
 }
 
+/// Where `KIND/NAME` of `namespace` receives events: its in-cluster host and path
+/// (`fnmesh send`'s and the live view's targets); the kinds it knows otherwise.
+pub fn receiver(target: &str, namespace: &str) -> Result<(String, String), String> {
+    let (kind, name) = target.split_once('/').ok_or_else(|| {
+        format!("{target:?}: write KIND/NAME (sequence/, parallel/, broker/, channel/, ksvc/) or a URL")
+    })?;
+    let host = match kind {
+        "sequence" => channel_host(&sequence_channel(name, 0), namespace),
+        "parallel" => channel_host(&parallel_ingress(name), namespace),
+        "channel" | "imc" | "inmemorychannel" => channel_host(name, namespace),
+        "ksvc" | "service" => format!("{name}.{namespace}.svc.cluster.local"),
+        "broker" => return Ok((BROKER_INGRESS_HOST.to_owned(), format!("/{namespace}/{name}"))),
+        other => {
+            return Err(format!("{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"));
+        }
+    };
+    Ok((host, "/".to_owned()))
+}
+
 /// The full host of channel `channel` in `namespace`.
 pub fn channel_host(channel: &str, namespace: &str) -> String {
     format!("{}.{namespace}.svc.cluster.local", channel_host_name(channel))
