@@ -59,6 +59,9 @@ pub struct Options {
     pub watch: bool,
     /// How many recent journeys the live view keeps (`--journal`).
     pub journal: usize,
+    /// The URL journeys are posted to as OpenTelemetry spans (OTLP/HTTP JSON), from
+    /// `--otlp-endpoint` or the OTEL env ([`crate::dataplane::otlp::endpoint`]).
+    pub otlp_endpoint: Option<String>,
     /// Stand-ins (`fnmesh test`): service host (`name.ns.svc.cluster.local`) to the
     /// loopback address of a server that answers in its place. A service of the set with
     /// such a host is not started; a host not in the set becomes reachable too.
@@ -85,6 +88,7 @@ impl Options {
             async_brokers: false,
             watch: false,
             journal: crate::dataplane::journal::DEFAULT_JOURNEYS,
+            otlp_endpoint: None,
             stand_ins: std::collections::BTreeMap::new(),
             schedules: true,
         }
@@ -210,6 +214,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let journal = Journal::new(options.journal);
+    if let Some(url) = &options.otlp_endpoint {
+        journal.export_to(crate::dataplane::otlp::start(url.clone()));
+        out.say(&format!("exporting journeys as OpenTelemetry spans to {url}"));
+    }
     let (pings, objects, channels, brokers) = (plan.pings, plan.objects, plan.channels, plan.brokers);
     journal.set_topology(topology(&running, &channels, &brokers, &pings));
     let mesh = data_plane(options, &out, ingress_addr, &running, &token, channels, brokers, None, &journal);
@@ -240,6 +248,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         "ready in {} ms: {} service(s), ingress on http://{ingress_addr} (send with a Host header, or `fnmesh send`)",
         started.elapsed().as_millis(),
         running.len()
+    ));
+    out.say(&format!(
+        "watch: http://{ingress_addr}/.fnmesh/ (or `fnmesh events --follow --port {}`)",
+        ingress_addr.port()
     ));
     if let Some(warning) = exposure(options.address) {
         out.say(&warning);

@@ -188,6 +188,8 @@ pub struct Journal {
     updates: broadcast::Sender<Arc<str>>,
     capacity: usize,
     budget: usize,
+    /// Where hops go as OpenTelemetry spans, when an endpoint is set.
+    exporter: std::sync::OnceLock<tokio::sync::mpsc::Sender<super::otlp::Span>>,
 }
 
 /// The key of the journey `headers` belong to: the trace id.
@@ -214,7 +216,13 @@ impl Journal {
             updates,
             capacity: capacity.max(1),
             budget: BYTE_BUDGET,
+            exporter: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sends every hop from now on to `exporter` as a span (when its trace has an id).
+    pub fn export_to(&self, exporter: tokio::sync::mpsc::Sender<super::otlp::Span>) {
+        let _ = self.exporter.set(exporter);
     }
 
     /// The graph that routes map onto, for a new data plane.
@@ -388,6 +396,19 @@ impl Journal {
             let mut hop = make(index);
             hop.at_ms = journey.began.map_or(0.0, |b| b.elapsed().as_secs_f64() * 1000.0);
             hop.reply = reply.map(|reply| Self::keep(journey, reply, &mut added));
+            if let Some(exporter) = self.exporter.get()
+                && key.len() == 32
+            {
+                let event = (event.id().to_owned(), event.ty().to_owned());
+                let span = super::otlp::Span {
+                    trace: key.to_owned(),
+                    hop: hop.clone(),
+                    event,
+                    ended: std::time::SystemTime::now(),
+                };
+                // Full: the span is dropped, the delivery goes on.
+                let _ = exporter.try_send(span);
+            }
             if journey.entry.is_empty() {
                 journey.entry = if hop.kind == HopKind::Received { hop.to.clone() } else { hop.from.clone() };
             }
