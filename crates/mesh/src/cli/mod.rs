@@ -7,7 +7,7 @@
 //!   run --watch` watches and what a change asks for;
 //! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
 //!   running mesh;
-//! * [`test`]: `fnmesh test`, flows tested as data.
+//! * [`test`](mod@test): `fnmesh test`, flows tested as data.
 
 pub mod args;
 pub mod client;

@@ -1,5 +1,5 @@
 //! `fnmesh run`: load, check, start every service, the ingress and the ping sources;
-//! run until stopped. [`reload`]: what `--watch` changes while it runs.
+//! run until stopped. Its `reload` module: what `--watch` changes while it runs.
 
 mod reload;
 
