@@ -344,7 +344,11 @@ impl Journal {
     fn count(&self, route: &str, change: impl FnOnce(&mut Counts)) {
         let counts = {
             let mut state = self.lock();
-            let counts = state.counts.entry(route.to_owned()).or_default();
+            // No new key (an allocation) but for a route's first event.
+            if !state.counts.contains_key(route) {
+                state.counts.insert(route.to_owned(), Counts::default());
+            }
+            let Some(counts) = state.counts.get_mut(route) else { return };
             change(counts);
             *counts
         };
