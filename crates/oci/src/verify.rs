@@ -31,6 +31,8 @@ pub struct CheckedPlatform {
     pub files: Vec<String>,
     pub entrypoint: String,
     pub user: String,
+    /// Bytes of its manifest, config and compressed layer: what a node pulls.
+    pub size: u64,
 }
 
 fn json(bytes: &[u8], what: &str) -> Result<Value, String> {
@@ -137,5 +139,6 @@ fn image(dir: &Path, descriptor: &Value) -> Result<CheckedPlatform, String> {
         return Err(format!("{platform}: the entrypoint {entrypoint:?} is not in the layer"));
     }
     let user = config["config"]["User"].as_str().unwrap_or_default().to_owned();
-    Ok(CheckedPlatform { platform, digest, files, entrypoint, user })
+    let size = [descriptor, &manifest["config"], layer].iter().filter_map(|d| d["size"].as_u64()).sum();
+    Ok(CheckedPlatform { platform, digest, files, entrypoint, user, size })
 }

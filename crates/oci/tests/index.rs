@@ -77,8 +77,8 @@ fn verify_reads_every_platform_of_the_index() {
     let written = write(&image(tmp.path(), &BOTH), &out).unwrap();
     let checked = verify(&out).unwrap();
     assert_eq!(checked.digest, written.digest);
-    let seen: Vec<_> = checked.platforms.iter().map(|p| (p.platform.to_string(), p.digest.clone())).collect();
-    let wrote: Vec<_> = written.platforms.iter().map(|p| (p.platform.to_string(), p.digest.clone())).collect();
+    let seen: Vec<_> = checked.platforms.iter().map(|p| (p.platform.to_string(), p.digest.clone(), p.size)).collect();
+    let wrote: Vec<_> = written.platforms.iter().map(|p| (p.platform.to_string(), p.digest.clone(), p.size)).collect();
     assert_eq!(seen, wrote);
     assert!(checked.platforms.iter().all(|p| p.entrypoint == "/appender" && p.files.contains(&"appender".into())));
     let again = write(&image(tmp.path(), &BOTH), &tmp.path().join("again")).unwrap();
