@@ -105,13 +105,17 @@ pub fn write(image: &Image, dir: &Path) -> std::io::Result<Written> {
     }
     std::fs::create_dir_all(dir.join("blobs/sha256"))?;
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-    let labels = json!({
+    let mut labels = json!({
         "org.opencontainers.image.title": image.name,
         "org.opencontainers.image.description": image.description,
         "org.opencontainers.image.version": image.version,
         "org.opencontainers.image.source": image.source,
         "org.opencontainers.image.licenses": "Apache-2.0",
     });
+    // A user's crate may have no `repository`: no label rather than an empty one.
+    if let Some(labels) = labels.as_object_mut() {
+        labels.retain(|_, v| v != "");
+    }
     let mut descriptors = Vec::new();
     let mut platforms = Vec::new();
     for (platform, path) in &image.binaries {

@@ -30,6 +30,18 @@ fn written_layouts_verify() {
 }
 
 #[test]
+fn empty_labels_are_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("layout");
+    let mut no_source = image(tmp.path(), &["linux/amd64"]);
+    no_source.source = String::new();
+    write(&no_source, &out).unwrap();
+    let labels = &json_blob(&out, |v| v.get("architecture").is_some())["config"]["Labels"];
+    assert!(labels.get("org.opencontainers.image.source").is_none(), "{labels}");
+    assert_eq!(labels["org.opencontainers.image.title"], "appender");
+}
+
+#[test]
 fn tampered_layouts_do_not_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("layout");
