@@ -1,7 +1,7 @@
 //! Writes a layout: per platform a layer (the binary, a non-root user, `/tmp`), a config
 //! and a manifest; with several platforms an image index over the manifests; and
 //! `index.json` naming the one image (the index, or the manifest when there is one
-//! platform) by the version as its tag.
+//! platform) by the version as its tag and by `<name>:<version>` for `podman load`.
 
 use std::io::{Error, ErrorKind, Write};
 use std::path::Path;
@@ -137,7 +137,12 @@ pub fn write(image: &Image, dir: &Path) -> std::io::Result<Written> {
         }))?;
         json!({"mediaType": INDEX, "digest": put_blob(dir, &index)?, "size": index.len()})
     };
-    top["annotations"] = json!({"org.opencontainers.image.ref.name": image.version});
+    // The tag for `skopeo copy oci:DIR:VERSION`, and a name for `podman load` and
+    // `docker load` (which would otherwise name the image after the tag alone).
+    top["annotations"] = json!({
+        "org.opencontainers.image.ref.name": image.version,
+        "io.containerd.image.name": format!("{}:{}", image.name, image.version),
+    });
     let layout = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [top]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&layout).map_err(Error::other)?)?;
     Ok(Written { digest: top["digest"].as_str().unwrap_or_default().to_owned(), platforms })

@@ -34,6 +34,7 @@ fn index_json_names_one_image_index_tagged_with_the_version() {
     let [top] = layout["manifests"].as_array().unwrap().as_slice() else { panic!("{layout}") };
     assert_eq!(top["mediaType"], INDEX);
     assert_eq!(top["annotations"]["org.opencontainers.image.ref.name"], "0.1.0");
+    assert_eq!(top["annotations"]["io.containerd.image.name"], "appender:0.1.0");
     assert_eq!(top["digest"], written.digest.as_str());
     let bytes = std::fs::read(blob_path(&out, top)).unwrap();
     assert_eq!((sha256(&bytes), bytes.len()), (written.digest.clone(), top["size"].as_u64().unwrap() as usize));
