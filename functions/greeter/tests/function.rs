@@ -2,8 +2,9 @@
 #![allow(clippy::expect_used)] // in a test, a failed expectation is a failed assertion
 
 use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10, json_data, testing};
-use greeter::{Config, app};
 use serde_json::{Value, json};
+
+use greeter::{Config, app};
 
 fn event(data: Value) -> fnmesh_runtime::Event {
     EventBuilderV10::new()

@@ -218,6 +218,22 @@ mod tests {
         assert!(again.contains("exists and is not empty"), "{again}");
     }
 
+    /// `functions/greeter` is what `fnmesh new greeter` writes in this repository: the
+    /// example stays the template's output, file for file.
+    #[test]
+    fn the_repositorys_greeter_is_the_templates_output() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("Cargo.toml"), "[workspace]\nmembers = [\"functions/*\"]\n").unwrap();
+        new(&args("greeter"), root.path()).unwrap();
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions/greeter");
+        for file in ["Cargo.toml", "README.md", "src/lib.rs", "src/main.rs", "tests/function.rs", "config/greeter.yaml"]
+        {
+            let written = std::fs::read_to_string(root.path().join("functions/greeter").join(file)).unwrap();
+            let kept = std::fs::read_to_string(ours.join(file)).unwrap();
+            assert_eq!(written, kept, "functions/greeter/{file} differs from what fnmesh new writes");
+        }
+    }
+
     #[test]
     fn outside_it_the_runtime_comes_by_path_or_version() {
         let dir = tempfile::tempdir().unwrap();

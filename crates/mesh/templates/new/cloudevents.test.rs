@@ -3,6 +3,7 @@
 
 use fnmesh_runtime::{AttributesReader, EventBuilder, EventBuilderV10, json_data, testing};
 use serde_json::{Value, json};
+
 use {{crate}}::{Config, app};
 
 fn event(data: Value) -> fnmesh_runtime::Event {

@@ -4,6 +4,7 @@
 use fnmesh_runtime::axum::http;
 use fnmesh_runtime::testing;
 use serde_json::{Value, json};
+
 use {{crate}}::{Config, app};
 
 fn request(body: &str) -> Result<http::Request<fnmesh_runtime::axum::body::Body>, http::Error> {
