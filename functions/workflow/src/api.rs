@@ -34,7 +34,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/healthz",
             server::health(move || {
                 // The first probe (Knative sends them from the start) re-arms timers.
-                health_engine.recover();
+                let engine = health_engine.clone();
+                tokio::spawn(async move { engine.recover().await });
                 Ok(())
             }),
         )
@@ -75,7 +76,7 @@ async fn start(
     Path(workflow): Path<String>,
     body: Bytes,
 ) -> Result<Response, Error> {
-    engine.recover();
+    engine.recover().await;
     check_workflow(&engine, &workflow)?;
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -95,7 +96,7 @@ async fn start(
 }
 
 async fn list(State(engine): State<Arc<Engine>>, Path(workflow): Path<String>) -> Result<Json<Value>, Error> {
-    engine.recover();
+    engine.recover().await;
     check_workflow(&engine, &workflow)?;
     let instances = engine.store().list(&workflow).await.map_err(|e| Error::Unavailable(e.to_string()))?;
     Ok(Json(Value::Array(instances.iter().map(|i| i.view()).collect())))
@@ -105,6 +106,7 @@ async fn show(
     State(engine): State<Arc<Engine>>,
     Path((workflow, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, Error> {
+    engine.recover().await;
     check_workflow(&engine, &workflow)?;
     match engine.store().get(&id).await.map_err(|e| Error::Unavailable(e.to_string()))? {
         Some(instance) if instance.workflow == workflow => Ok(Json(instance.view())),
@@ -127,7 +129,7 @@ async fn abort(
 }
 
 async fn on_event(State(engine): State<Arc<Engine>>, incoming: IncomingEvent) -> Result<Response, Error> {
-    engine.recover();
+    engine.recover().await;
     let IncomingEvent { event, wire_data, .. } = incoming;
     let handled = engine.on_event(&event, wire_data.as_deref()).await.map_err(internal)?;
     let handled = match handled {

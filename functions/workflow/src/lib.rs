@@ -138,7 +138,8 @@ fn launch(env: &Env, serve: &ServeConfig, console: Console) -> Result<Router, Co
     // Inside a runtime (fnmesh run) timers are re-armed now; a binary does it on the
     // first request or probe.
     if tokio::runtime::Handle::try_current().is_ok() {
-        engine.recover();
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.recover().await });
     }
     Ok(api::router(engine))
 }

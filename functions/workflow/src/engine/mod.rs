@@ -68,7 +68,7 @@ pub struct Engine {
     secrets: Value,
     console: Console,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    recovered: std::sync::Once,
+    recovered: tokio::sync::OnceCell<()>,
 }
 
 /// What an engine is made of.
@@ -103,7 +103,7 @@ impl Engine {
             secrets: parts.secrets,
             console: parts.console,
             locks: Mutex::new(HashMap::new()),
-            recovered: std::sync::Once::new(),
+            recovered: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -117,31 +117,29 @@ impl Engine {
         &self.store
     }
 
-    /// Once per process, from within the runtime: re-arms the timers of waiting
-    /// instances and resumes the instances a stop interrupted between two states.
-    pub fn recover(self: &Arc<Self>) {
-        self.recovered.call_once(|| {
-            let engine = self.clone();
-            tokio::spawn(async move {
-                let instances = match engine.store.list(&engine.definition.id).await {
+    /// Once per process: re-arms the timers of waiting instances and resumes the
+    /// instances a stop interrupted between two states. Every request awaits it first,
+    /// so that the instances it lists are those of earlier processes.
+    pub async fn recover(self: &Arc<Self>) {
+        self.recovered
+            .get_or_init(|| async {
+                let instances = match self.store.list(&self.definition.id).await {
                     Ok(instances) => instances,
                     Err(e) => return tracing::error!(error = %e, "cannot list instances to recover"),
                 };
                 for instance in instances {
                     match instance.status {
-                        Status::Waiting => engine.arm(&instance),
+                        Status::Waiting => self.arm(&instance),
                         Status::Active => {
-                            engine
-                                .console
-                                .log(&format!("resuming instance {} at state {}", instance.id, instance.state));
-                            let engine = engine.clone();
+                            self.console.log(&format!("resuming instance {} at state {}", instance.id, instance.state));
+                            let engine = self.clone();
                             tokio::spawn(async move { engine.continue_instance(&instance.id, None).await });
                         }
                         Status::Error => {}
                     }
                 }
-            });
-        });
+            })
+            .await;
     }
 
     fn scope(&self, instance: &Instance) -> Scope {
