@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::Engine;
-use super::data::{StepError, merge};
+use super::data::{StepError, changes, merge};
 use crate::definition::{Action, ActionMode, RetryDef, duration};
 use crate::expr::{self, Scope};
 use crate::services::{self, Callable};
@@ -40,7 +40,7 @@ impl Engine {
                 let runs = actions.iter().map(|a| self.run_action(a, data.clone(), scope, timeout));
                 let mut merged = data.clone();
                 for result in join_all(runs).await {
-                    merged = merge(&merged, &result?);
+                    merged = merge(&merged, &changes(&data, &result?));
                 }
                 Ok(merged)
             }

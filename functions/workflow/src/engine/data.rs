@@ -26,6 +26,17 @@ pub fn merge(data: &Value, result: &Value) -> Value {
     }
 }
 
+/// What `after` changed or added to `before` (top-level keys of objects), so that the
+/// outputs of actions or branches run on the same data merge without undoing each other.
+pub fn changes(before: &Value, after: &Value) -> Value {
+    match (before, after) {
+        (Value::Object(old), Value::Object(new)) => Value::Object(
+            new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        _ => after.clone(),
+    }
+}
+
 /// A failed step: its `code` is what `errors[].code` matches.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::Value;
 
-use super::data::{StepError, merge};
+use super::data::{StepError, changes, merge};
 use super::{Engine, Resume};
 use crate::definition::{ActionMode, CompletionType, End, EventDataFilter, State, StateKind, Transition, duration};
 use crate::expr::{self, Scope};
@@ -209,7 +209,8 @@ impl Engine {
                 }
                 // Branch results merge in the order of the branches, whatever order they ended in.
                 done.sort_by_key(|(i, _)| *i);
-                let data = done.into_iter().fold(data, |acc, (_, branch)| merge(&acc, &branch));
+                let data =
+                    done.into_iter().fold(data.clone(), |acc, (_, branch)| merge(&acc, &changes(&data, &branch)));
                 Ok(leave(data, state))
             }
             StateKind::Foreach { input_collection, output_collection, iteration_param, batch_size, mode, actions } => {

@@ -160,6 +160,9 @@ impl Recorded {
     }
 }
 
+/// The status an answerer returns for "answer nothing for a minute".
+pub const HANG: u16 = 599;
+
 type Answerer = Arc<dyn Fn(&Recorded, usize) -> (u16, Value) + Send + Sync>;
 
 /// An HTTP server on loopback that records every request and answers with `answer`
@@ -198,6 +201,10 @@ impl Service {
                     seen.len() - 1
                 };
                 let (status, body) = answer(&recorded, count);
+                if status == HANG {
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                }
+                let status = if status == HANG { 200 } else { status };
                 (http::StatusCode::from_u16(status).unwrap(), axum::Json(body))
             }
         });
