@@ -56,6 +56,10 @@ pub struct Instance {
     pub deadline_ms: Option<i64>,
     /// The error that stopped it.
     pub error: Option<String>,
+    /// Until when the process running it holds it (shared stores): another replica
+    /// resumes an active instance only once this has passed. In ms since the epoch.
+    #[serde(default)]
+    pub lease_ms: Option<i64>,
     /// Bumped by every save: a save expecting another version is refused, so two
     /// replicas never both run the same step.
     pub version: i64,

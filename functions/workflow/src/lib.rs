@@ -6,7 +6,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `WORKFLOW_FILE` | — (required) | the definition, `.sw.json` or `.sw.yaml`; files it names (OpenAPI documents, `dataInputSchema`, `application.properties`) are read from its folder |
-//! | `WORKFLOW_STORE` | `sqlite:/tmp/workflow.db` | `memory` (lost on exit), `sqlite:PATH` (durable on one machine) |
+//! | `WORKFLOW_STORE` | `sqlite:/tmp/workflow.db` | `memory` (lost on exit), `sqlite:PATH` (durable on one machine; one process), `postgres://user:pass@host/db` (shared by replicas; what scale-to-zero needs) |
 //! | `WORKFLOW_NAMESPACE` | `default` | namespace of `knative:` services named without one |
 //! | `WORKFLOW_EXPR_TIMEOUT` | `1s` | longest evaluation of one jq expression |
 //! | `FNMESH_INGRESS` | unset | `fnmesh run`'s ingress: calls to `*.svc.cluster.local` go through it |

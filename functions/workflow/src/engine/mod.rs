@@ -130,6 +130,10 @@ impl Engine {
                 for instance in instances {
                     match instance.status {
                         Status::Waiting => self.arm(&instance),
+                        Status::Active if instance.lease_ms.is_some_and(|l| l > now_ms()) => {
+                            // Another replica runs it: look again when its lease ends.
+                            self.arm_at(&instance.id, instance.lease_ms.unwrap_or_default());
+                        }
                         Status::Active => {
                             self.console.log(&format!("resuming instance {} at state {}", instance.id, instance.state));
                             let engine = self.clone();
@@ -189,6 +193,7 @@ impl Engine {
             correlation,
             deadline_ms: deadline,
             error: None,
+            lease_ms: self.store.shared().then(|| now_ms() + LEASE_MS),
             version: 0,
         };
         self.store.insert(&instance).await.map_err(|e| StepError::new("store", e.to_string()))?;
@@ -229,8 +234,10 @@ impl Engine {
     }
 
     /// Saves the next version of `instance`; `false` when another process moved it.
+    /// An active instance in a shared store is leased to this process for [`LEASE_MS`].
     async fn save(&self, instance: &mut Instance) -> Result<bool, StepError> {
         instance.version += 1;
+        instance.lease_ms = (self.store.shared() && instance.status == Status::Active).then(|| now_ms() + LEASE_MS);
         self.store.update(instance).await.map_err(|e| StepError::new("store", e.to_string()))
     }
 
@@ -441,11 +448,16 @@ impl Engine {
         let expired = instance.deadline_ms.is_some_and(|d| now >= d);
         let due = instance.status == Status::Waiting
             && instance.wait.as_ref().and_then(|w| w.until_ms).is_some_and(|u| now >= u);
-        if instance.status == Status::Error || !(expired || due) {
+        let lease_over = instance.status == Status::Active && instance.lease_ms.is_some_and(|l| l <= now);
+        if instance.status == Status::Error || !(expired || due || lease_over) {
             return Ok(());
         }
-        if expired && instance.status == Status::Active {
-            // A running instance sees its deadline at its next state.
+        if instance.status == Status::Active {
+            // A running instance sees its deadline at its next state; one whose lease
+            // ran out (its replica died) is taken over.
+            if instance.lease_ms.is_some_and(|l| l <= now) {
+                self.drive(instance, None).await?;
+            }
             return Ok(());
         }
         let resume = if expired { None } else { Some(Resume::Timeout) };
@@ -455,6 +467,10 @@ impl Engine {
         Ok(())
     }
 }
+
+/// How long a process holds an active instance of a shared store from its last save:
+/// a replica that dies mid-state leaves it to the others after this.
+pub const LEASE_MS: i64 = 60_000;
 
 /// `stateExecTimeout` of `state` (or the workflow's).
 fn state_timeout(state: &State, definition: &Definition) -> Option<Duration> {

@@ -1,4 +1,5 @@
-//! Where instances live between steps: `WORKFLOW_STORE` = `memory`, `sqlite:PATH`.
+//! Where instances live between steps: `WORKFLOW_STORE` = `memory`, `sqlite:PATH`,
+//! `postgres://...`.
 //!
 //! Every save is a compare-and-swap on the instance's `version`: the engine claims an
 //! instance (saves it with the next version) before it runs a step, so of two
@@ -6,6 +7,7 @@
 //! refused and it stops.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub enum Store {
     Memory(Arc<memory::MemoryStore>),
     /// An SQLite file: durable on one machine.
     Sqlite(Arc<sqlite::SqliteStore>),
+    /// A PostgreSQL database: shared by replicas.
+    Postgres(Arc<postgres::PostgresStore>),
 }
 
 impl Store {
@@ -35,7 +39,15 @@ impl Store {
         if let Some(path) = setting.strip_prefix("sqlite:") {
             return sqlite::SqliteStore::open(path).map(|s| Self::Sqlite(Arc::new(s)));
         }
-        Err(format!("{setting:?}: expected memory or sqlite:PATH"))
+        if setting.starts_with("postgres://") || setting.starts_with("postgresql://") {
+            return postgres::PostgresStore::open(setting).map(|s| Self::Postgres(Arc::new(s)));
+        }
+        Err(format!("{setting:?}: expected memory, sqlite:PATH or postgres://..."))
+    }
+
+    /// Whether other processes may share it (then active instances are leased).
+    pub fn shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
     }
 
     /// Adds a new instance.
@@ -43,6 +55,7 @@ impl Store {
         match self {
             Self::Memory(s) => s.insert(instance),
             Self::Sqlite(s) => s.clone().run(move |s, i| s.insert(&i), instance.clone()).await,
+            Self::Postgres(s) => s.insert(instance).await,
         }
     }
 
@@ -52,6 +65,7 @@ impl Store {
         match self {
             Self::Memory(s) => s.update(instance),
             Self::Sqlite(s) => s.clone().run(move |s, i| s.update(&i), instance.clone()).await,
+            Self::Postgres(s) => s.update(instance).await,
         }
     }
 
@@ -60,6 +74,7 @@ impl Store {
         match self {
             Self::Memory(s) => s.get(id),
             Self::Sqlite(s) => s.clone().run(move |s, id| s.get(&id), id.to_owned()).await,
+            Self::Postgres(s) => s.get(id).await,
         }
     }
 
@@ -68,6 +83,7 @@ impl Store {
         match self {
             Self::Memory(s) => s.delete(id),
             Self::Sqlite(s) => s.clone().run(move |s, id| s.delete(&id), id.to_owned()).await,
+            Self::Postgres(s) => s.delete(id).await,
         }
     }
 
@@ -76,6 +92,7 @@ impl Store {
         match self {
             Self::Memory(s) => s.list(workflow),
             Self::Sqlite(s) => s.clone().run(move |s, w| s.list(&w), workflow.to_owned()).await,
+            Self::Postgres(s) => s.list(workflow).await,
         }
     }
 }
