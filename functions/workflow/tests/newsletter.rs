@@ -39,7 +39,7 @@ async fn subscription_service() -> Service {
 
 fn newsletter(service: &Service, sink: &Service, store: &str) -> Flow {
     let extra = [
-        ("QUARKUS_REST_CLIENT_SUBSCRIPTION_SERVICE_YAML_URL", service.url.as_str()),
+        ("QUARKUS_REST_CLIENT_SUBSCRIPTION_SERVICE_JSON_URL", service.url.as_str()),
         ("K_SINK", sink.url.as_str()),
         ("WORKFLOW_STORE", store),
     ];
