@@ -91,7 +91,12 @@ async fn start(
         other => other,
     };
     engine.definition.check_input(&input).map_err(|e| Error::BadData(format!("dataInputSchema: {e}")))?;
-    let stopped = engine.start(input, None).await.map_err(internal)?;
+    // On a task of its own: a client that hangs up does not stop the instance midway.
+    let run = engine.clone();
+    let stopped = tokio::spawn(async move { run.start(input, None).await })
+        .await
+        .map_err(|e| Error::Internal(format!("the instance's task failed: {e}")))?
+        .map_err(internal)?;
     Ok(answer(stopped))
 }
 
@@ -131,7 +136,14 @@ async fn abort(
 async fn on_event(State(engine): State<Arc<Engine>>, incoming: IncomingEvent) -> Result<Response, Error> {
     engine.recover().await;
     let IncomingEvent { event, wire_data, .. } = incoming;
-    let handled = engine.on_event(&event, wire_data.as_deref()).await.map_err(internal)?;
+    let run = engine.clone();
+    let (event, handled) = tokio::spawn(async move {
+        let handled = run.on_event(&event, wire_data.as_deref()).await;
+        (event, handled)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("the event's task failed: {e}")))?;
+    let handled = handled.map_err(internal)?;
     let handled = match handled {
         EventMatch::Handled(stopped) => Ok(*stopped),
         EventMatch::Unmatched(why) => Err(why),

@@ -100,7 +100,10 @@ impl Engine {
                     event.ty()
                 )));
             };
-            return self.continue_instance(&id, Some(resume(&name))).await.map(|s| EventMatch::Handled(Box::new(s)));
+            return Ok(match self.continue_instance(&id, Some(resume(&name))).await? {
+                Some(stopped) => EventMatch::Handled(Box::new(stopped)),
+                None => EventMatch::Unmatched(format!("{REF_ID} {id}: the instance moved on before this event")),
+            });
         }
 
         let correlated: Vec<&EventDef> = definitions.iter().copied().filter(|d| !d.correlation.is_empty()).collect();
@@ -118,11 +121,8 @@ impl Engine {
                         (None, None) => false,
                     }
                 });
-                if matches {
-                    return self
-                        .continue_instance(&instance.id, Some(resume(&name)))
-                        .await
-                        .map(|s| EventMatch::Handled(Box::new(s)));
+                if matches && let Some(stopped) = self.continue_instance(&instance.id, Some(resume(&name))).await? {
+                    return Ok(EventMatch::Handled(Box::new(stopped)));
                 }
             }
         }

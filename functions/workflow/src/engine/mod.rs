@@ -204,22 +204,30 @@ impl Engine {
         self.drive(instance, resume).await
     }
 
-    /// Loads instance `id` (under its lock) and runs it on from where it is.
-    pub async fn continue_instance(self: &Arc<Self>, id: &str, resume: Option<Resume>) -> Result<Stopped, StepError> {
+    /// Loads instance `id` (under its lock) and runs it on: with an event, when it
+    /// still waits for that event; without, when it is between two states (interrupted).
+    /// `None` when it is gone or no longer in that position (another replica or request
+    /// moved it first).
+    pub async fn continue_instance(
+        self: &Arc<Self>,
+        id: &str,
+        resume: Option<Resume>,
+    ) -> Result<Option<Stopped>, StepError> {
         let _guard = self.lock(id).await;
-        let instance = self
-            .store
-            .get(id)
-            .await
-            .map_err(|e| StepError::new("store", e.to_string()))?
-            .ok_or_else(|| StepError::new("workflow", format!("no instance {id}")))?;
-        // Without an event or a timeout, only an instance between two states moves (one
-        // that waits or failed stays as it is).
-        match (instance.status, &resume) {
-            (Status::Active, _) | (Status::Waiting, Some(_)) => self.drive(instance, resume).await,
-            (Status::Waiting, None) => Ok(Stopped::Waiting(instance)),
-            (Status::Error, _) => Ok(Stopped::Failed(instance)),
+        let Some(instance) = self.store.get(id).await.map_err(|e| StepError::new("store", e.to_string()))? else {
+            return Ok(None);
+        };
+        let ready = match (&resume, instance.status) {
+            (None, Status::Active) => true,
+            (Some(Resume::Event { name, .. }), Status::Waiting) => {
+                instance.wait.as_ref().is_some_and(|w| w.events.iter().any(|e| e == name))
+            }
+            _ => false,
+        };
+        if !ready {
+            return Ok(None);
         }
+        self.drive(instance, resume).await.map(Some)
     }
 
     /// Deletes instance `id`; whether it existed.
