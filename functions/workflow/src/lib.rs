@@ -15,6 +15,17 @@
 //! | `QUARKUS_REST_CLIENT_<FILE_ID>_URL` | unset | base URL of an OpenAPI file's operations, over `application.properties` |
 //! | the names in `secrets` | unset | `$SECRET.<name>` |
 //!
+//! What of 0.8 is not supported, and refused at start with its path: sub-flows
+//! (`subFlowRef`), `asyncapi`/`rpc`/`graphql`/`odata` functions, actions that wait for an
+//! event (`eventRef.consumeEventRef`; use a callback state). Accepted and ignored:
+//! `start.schedule`, `keepActive`, `end.terminate` (branches hold actions only in 0.8),
+//! `end.continueAs`, `auth`. Waiting happens only between states (event, callback, sleep
+//! and event-switch states); parallel branches and foreach iterations run to completion
+//! within their state. Errors carry a code that `errors[].code` matches: the HTTP status
+//! of a failed call (`"404"`), `connection`, `timeout` (every `*Timeout`), `expression`
+//! (a jq error), `workflow` (a switch with no match and no default); `*` and Kogito's
+//! `java.lang.Exception`/`RuntimeException`/`Throwable` codes match all.
+//!
 //! Routes: see [`api`]. Modules: the definition ([`definition`]), expressions
 //! ([`expr`]), function calls ([`services`]), the interpreter ([`engine`]), stored
 //! instances ([`instance`], [`store`]).
