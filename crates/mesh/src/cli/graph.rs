@@ -179,6 +179,83 @@ impl Graph {
         g
     }
 
+    /// A Serverless Workflow's diagram, as Kogito's editor draws one: its states
+    /// (the start as a source, switches as hubs, states that wait for events as flows),
+    /// transitions and conditions, the events a state waits for, errors (dashed) and
+    /// compensations (dashed, to the compensating state).
+    pub fn of_workflow(workflow: &fnmesh_workflow::definition::Workflow) -> Self {
+        use fnmesh_workflow::definition::{End, StateKind, Transition};
+        let mut g = Self::default();
+        let start = match &workflow.start {
+            Some(fnmesh_workflow::definition::Start::Name(name))
+            | Some(fnmesh_workflow::definition::Start::Object { state_name: name }) => name.clone(),
+            None => workflow.states.first().map(|s| s.name.clone()).unwrap_or_default(),
+        };
+        let id = |name: &str| format!("state/{name}");
+        for state in &workflow.states {
+            let shape = match &state.kind {
+                _ if state.name == start => Shape::Source,
+                StateKind::Switch { .. } => Shape::Hub,
+                StateKind::Event { .. } | StateKind::Callback { .. } | StateKind::Sleep { .. } => Shape::Flow,
+                _ => Shape::Service,
+            };
+            let from = g.node(&id(&state.name), shape);
+            if let Some(node) = g.nodes.get_mut(&from) {
+                node.label = format!("{} ({})", state.name, state.type_name());
+            }
+            let next =
+                |g: &mut Self, transition: Option<&Transition>, end: Option<&End>, label: String, dashed: bool| {
+                    let label = if label.is_empty() { "then".to_owned() } else { label };
+                    if let Some(t) = transition {
+                        let label =
+                            if t.compensate() { format!("{label} compensate").trim().to_owned() } else { label };
+                        g.edge(&from, &id(t.next()), label, dashed);
+                    } else if end.is_some_and(End::is_end) {
+                        // Not `end`: a Mermaid keyword.
+                        let end_node = g.node("workflow/end", Shape::Uri);
+                        let compensate = end.is_some_and(End::compensate);
+                        let label = if compensate { format!("{label} compensate").trim().to_owned() } else { label };
+                        g.edge(&from, &end_node, label, dashed);
+                    }
+                };
+            match &state.kind {
+                StateKind::Switch { data_conditions, event_conditions, default_condition } => {
+                    for c in data_conditions {
+                        let label = c.name.clone().unwrap_or_else(|| c.condition.clone());
+                        next(&mut g, c.transition.as_ref(), c.end.as_ref(), label, false);
+                    }
+                    for c in event_conditions {
+                        next(&mut g, c.transition.as_ref(), c.end.as_ref(), format!("on {}", c.event_ref), false);
+                    }
+                    if let Some(d) = default_condition {
+                        next(&mut g, d.transition.as_ref(), d.end.as_ref(), "default".into(), false);
+                    }
+                }
+                kind => {
+                    let label = match kind {
+                        StateKind::Event { on_events, .. } => {
+                            let events: Vec<&str> =
+                                on_events.iter().flat_map(|o| o.event_refs.iter().map(String::as_str)).collect();
+                            format!("on {}", events.join(", "))
+                        }
+                        StateKind::Callback { event_ref, .. } => format!("on {event_ref}"),
+                        StateKind::Sleep { duration } => format!("after {duration}"),
+                        _ => String::new(),
+                    };
+                    next(&mut g, state.transition.as_ref(), state.end.as_ref(), label, false);
+                }
+            }
+            for on_error in &state.on_errors {
+                let label = format!("error {}", on_error.refs().join(", "));
+                next(&mut g, on_error.transition.as_ref(), on_error.end.as_ref(), label, true);
+            }
+            if let Some(by) = &state.compensated_by {
+                g.edge(&from, &id(by), "compensated by", true);
+            }
+        }
+        g
+    }
+
     /// Mermaid `flowchart LR`.
     pub fn mermaid(&self) -> String {
         let id = |name: &str| name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
@@ -341,5 +418,33 @@ mod tests {
             mermaid.contains("sinkbinding_bind -- \"K_SINK of deployment/producer\" --> broker_default"),
             "{mermaid}"
         );
+    }
+
+    #[test]
+    fn a_workflow_draws_its_states_conditions_errors_and_compensations() {
+        let workflow: fnmesh_workflow::definition::Workflow = serde_json::from_value(serde_json::json!({
+            "id": "w", "start": "Ask",
+            "states": [
+                {"name": "Ask", "type": "callback", "action": {"functionRef": "f"}, "eventRef": "Answer",
+                 "compensatedBy": "Undo", "transition": "Check"},
+                {"name": "Check", "type": "switch", "dataConditions": [{"name": "yes", "condition": ".ok", "end": true}],
+                 "defaultCondition": {"transition": {"nextState": "Undo", "compensate": true}}},
+                {"name": "Undo", "type": "inject", "data": {}, "usedForCompensation": true,
+                 "onErrors": [{"errorRef": "E", "end": true}], "end": true}
+            ]
+        }))
+        .unwrap();
+        let mermaid = Graph::of_workflow(&workflow).mermaid();
+        for line in [
+            "  state_Ask>\"Ask (callback)\"]",
+            "  state_Check{{\"Check (switch)\"}}",
+            "  state_Ask -- \"on Answer\" --> state_Check",
+            "  state_Ask -. \"compensated by\" .-> state_Undo",
+            "  state_Check -- \"yes\" --> workflow_end",
+            "  state_Check -- \"default compensate\" --> state_Undo",
+            "  state_Undo -. \"error E\" .-> workflow_end",
+        ] {
+            assert!(mermaid.contains(line), "{line} not in\n{mermaid}");
+        }
     }
 }

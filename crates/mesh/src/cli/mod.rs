@@ -129,16 +129,34 @@ async fn command(command: Command) -> ExitCode {
 }
 
 /// `fnmesh graph`: the manifests drawn in `format`.
+/// A Serverless Workflow definition (`*.sw.json`, `*.sw.yaml`) draws its states instead.
 fn graph(paths: &[std::path::PathBuf], format: &str, namespace: &str) -> Result<String> {
-    let (documents, problems) = crate::manifests::load(paths, namespace);
-    problems.into_result(())?;
-    let graph = graph::Graph::of(&documents);
+    let workflow = match paths {
+        [path] if path.is_file() && path.file_name().and_then(|n| n.to_str()).is_some_and(is_workflow_file) => {
+            let workflow = fnmesh_workflow::definition::load::read_workflow(path)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            Some(graph::Graph::of_workflow(&workflow))
+        }
+        _ => None,
+    };
+    let graph = match workflow {
+        Some(graph) => graph,
+        None => {
+            let (documents, problems) = crate::manifests::load(paths, namespace);
+            problems.into_result(())?;
+            graph::Graph::of(&documents)
+        }
+    };
     match format {
         "mermaid" => Ok(graph.mermaid()),
         "dot" => Ok(graph.dot()),
         "svg" => graph.svg(),
         other => Err(Error::Usage(format!("--format {other}: write mermaid, dot or svg"))),
     }
+}
+
+fn is_workflow_file(name: &str) -> bool {
+    [".sw.json", ".sw.yaml", ".sw.yml"].iter().any(|suffix| name.ends_with(suffix))
 }
 
 /// `fnmesh kn`: the script that deploys the manifests.

@@ -14,7 +14,7 @@ use crate::manifests::yaml;
 const BUILT_IN: &str = include_str!("../../../../config/images.yaml");
 
 /// The functions fnmesh can run, by name.
-pub fn functions() -> [FunctionSpec; 6] {
+pub fn functions() -> [FunctionSpec; 7] {
     [
         fnmesh_appender::SPEC,
         fnmesh_event_display::SPEC,
@@ -22,6 +22,7 @@ pub fn functions() -> [FunctionSpec; 6] {
         fnmesh_transformer::SPEC,
         fnmesh_switcher::SPEC,
         fnmesh_state_machine::SPEC,
+        fnmesh_workflow::SPEC,
     ]
 }
 

@@ -339,8 +339,14 @@ pub fn exposure(address: std::net::IpAddr) -> Option<String> {
 /// `K_SINK` (and the state machine runner's `EVENT_SINK`) as a SinkBinding injects them
 /// hold in-cluster addresses, which a function's own HTTP client cannot resolve here:
 /// they go through the ingress instead (`/.fnmesh/hosts/<host>/<path>`).
+///
+/// `FNMESH_INGRESS` (unless the manifest sets it) tells a function where that ingress is,
+/// for in-cluster URLs of its own (the workflow function's service calls).
 fn with_reachable_sinks(service: &ServicePlan, ingress: SocketAddr) -> ServicePlan {
     let mut service = service.clone();
+    if !service.env.iter().any(|(name, _)| name == "FNMESH_INGRESS") {
+        service.env.push(("FNMESH_INGRESS".to_owned(), format!("http://{ingress}")));
+    }
     for (name, value) in &mut service.env {
         if !matches!(name.as_str(), "K_SINK" | "EVENT_SINK") {
             continue;
