@@ -395,8 +395,11 @@ impl Journal {
             // Where it is now: the destination of the hop that began last (hops are
             // recorded as they end, and an outer hop ends after those it caused).
             let began = |h: &HopRecord| h.at_ms - h.latency_ms.unwrap_or_default();
+            // A hop that did not get there (filtered out, failed, to be retried) leaves the
+            // event where it was.
             if let Some(last) = journey.hops.iter().max_by(|a, b| began(a).total_cmp(&began(b))) {
-                journey.now = last.to.clone();
+                let stayed = matches!(last.kind, HopKind::Filtered | HopKind::Retrying | HopKind::Failed);
+                journey.now = if stayed { last.from.clone() } else { last.to.clone() };
             }
             journey.outcome = outcome(&journey.hops);
             journey.bytes += added;

@@ -136,21 +136,16 @@ pub fn event_json(event: &Event) -> serde_json::Value {
 /// Updates as Server-Sent Events (or NDJSON), until the client goes.
 fn stream(updates: tokio::sync::broadcast::Receiver<Arc<str>>, ndjson: bool) -> Response {
     let lines = futures_util::stream::unfold(updates, move |mut updates| async move {
-        loop {
-            match updates.recv().await {
-                Ok(update) => {
-                    let text = if ndjson { format!("{update}\n") } else { format!("data: {update}\n\n") };
-                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from(text)), updates));
-                }
-                // A slow reader missed some: it reads on (the page reloads the list).
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    let note = serde_json::json!({"lagged": missed}).to_string();
-                    let text = if ndjson { format!("{note}\n") } else { format!("data: {note}\n\n") };
-                    return Some((Ok(Bytes::from(text)), updates));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let document = match updates.recv().await {
+            Ok(update) => update.to_string(),
+            // A slow reader missed some: it reads on (the page reloads the list).
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                serde_json::json!({"lagged": missed}).to_string()
             }
-        }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        let text = if ndjson { format!("{document}\n") } else { format!("data: {document}\n\n") };
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(text)), updates))
     });
     let content_type = if ndjson { "application/x-ndjson" } else { "text/event-stream" };
     // A first line at once, so that a client knows it is connected.
