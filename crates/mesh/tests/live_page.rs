@@ -457,3 +457,37 @@ async fn the_live_view_of_the_parallel_flow() {
     chrome.close().await;
     running.stop().await;
 }
+
+/// Every seed flow (but own-function, which builds its function from source) draws with
+/// each object once and no label over another or over a node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seed_flow_draws_legibly() {
+    let Some(executable) = chromium() else {
+        println!("skipped: chromium is not installed");
+        return;
+    };
+    let chrome = Chrome::launch(&executable).await;
+    for flow in ["sequence", "parallel", "buy-tickets", "saga", "provisioning"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows").join(flow);
+        let running = start(&Options { port: 0, ..Options::new(vec![path]) }, Out::capture().0)
+            .await
+            .unwrap_or_else(|e| panic!("flows/{flow}: {e}"));
+        let page = chrome.open(&running).await;
+        let drawn = eval(
+            &page,
+            "[document.querySelectorAll('#graph g.node').length, document.querySelectorAll('#graph g.edge').length]",
+        )
+        .await;
+        let graph: Value = serde_json::from_str(
+            &reqwest::get(format!("http://{}/.fnmesh/graph", running.ingress)).await.unwrap().text().await.unwrap(),
+        )
+        .unwrap();
+        let planned = json!([graph["nodes"].as_array().unwrap().len(), graph["edges"].as_array().unwrap().len()]);
+        assert_eq!(drawn, planned, "flows/{flow}: every node and edge is drawn");
+        legible(&page).await;
+        screenshot(&page, &format!("flow-{flow}")).await;
+        page.close().await.unwrap();
+        running.stop().await;
+    }
+    chrome.close().await;
+}

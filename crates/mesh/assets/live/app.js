@@ -115,34 +115,47 @@ const badge = (outcome, extra = '') =>
 
 // ---- the flow graph ----------------------------------------------------------------------
 
-// Layered left to right: sources, then flows and hubs, then services; a service that
-// another service or a hub's subscriber sends to (a reply, a dead letter sink) one layer
-// further right. Replies back to a flow or hub do not move it.
+// Layered left to right: sources, then flows and hubs, then services; a node that a
+// flow, hub or service sends on to goes one layer further right than its sender.
+// Replies and dead letters back into a flow or hub do not move it, and what cycles are
+// left (an event loop) are broken where a depth-first walk finds them.
 const LAYER = { source: 0, flow: 1, hub: 1, service: 2, uri: 2 };
 const NODE_W = 176;
 const NODE_H = 38;
 const ROW_GAP = 84;
 
 function layers(graph) {
-  const layer = new Map(graph.nodes.map((n) => [n.id, LAYER[n.shape] ?? 2]));
   const shape = new Map(graph.nodes.map((n) => [n.id, n.shape]));
-  const movable = (id) => shape.get(id) !== 'source';
-  // Bounded relaxation: cycles (a reply back to the flow, an event loop) stop at the bound.
-  for (let round = 0; round < graph.nodes.length; round += 1) {
-    let changed = false;
-    for (const edge of graph.edges) {
-      const from = shape.get(edge.from);
-      const to = shape.get(edge.to);
-      const backToHub = (from === 'service' || from === 'uri') && (to === 'flow' || to === 'hub');
-      if (backToHub || !movable(edge.to) || edge.from === edge.to) continue;
-      const want = Math.min(layer.get(edge.from) + 1, 6);
-      if (layer.get(edge.to) < want) {
-        layer.set(edge.to, want);
-        changed = true;
-      }
+  const hub = (id) => shape.get(id) === 'flow' || shape.get(id) === 'hub';
+  const back = (e) => hub(e.to) && (!hub(e.from) || e.key.endsWith(' reply') || e.dashed);
+  const next = new Map(graph.nodes.map((n) => [n.id, []]));
+  for (const edge of graph.edges) {
+    if (edge.from !== edge.to && shape.get(edge.to) !== 'source' && !back(edge) && next.has(edge.from)) {
+      next.get(edge.from).push(edge.to);
     }
-    if (!changed) break;
   }
+  // Depth-first from the sources (then from whatever is left), keeping the edges that
+  // do not close a cycle, and the nodes in an order where senders come first.
+  const mark = new Map();
+  const order = [];
+  const kept = [];
+  const visit = (id) => {
+    mark.set(id, 'open');
+    for (const to of next.get(id) || []) {
+      if (mark.get(to) === 'open') continue;
+      kept.push([id, to]);
+      if (!mark.has(to)) visit(to);
+    }
+    mark.set(id, 'done');
+    order.push(id);
+  };
+  const roots = [...graph.nodes].sort((a, b) => (LAYER[a.shape] ?? 2) - (LAYER[b.shape] ?? 2));
+  for (const node of roots) if (!mark.has(node.id)) visit(node.id);
+  order.reverse();
+  const layer = new Map(graph.nodes.map((n) => [n.id, LAYER[n.shape] ?? 2]));
+  const position = new Map(order.map((id, i) => [id, i]));
+  kept.sort((a, b) => position.get(a[0]) - position.get(b[0]));
+  for (const [from, to] of kept) layer.set(to, Math.max(layer.get(to), layer.get(from) + 1));
   return layer;
 }
 
@@ -290,6 +303,13 @@ function spreadLabels(groups, nodes) {
     const ry = Number(rect.getAttribute('y')) || 0;
     return { group, ox, oy, x: ox + rx, y: oy + ry, w: Number(rect.getAttribute('width')) || 0, h: Number(rect.getAttribute('height')) || 0 };
   });
+  const width = state.layout ? state.layout.width : Infinity;
+  for (const box of boxes) {
+    // Inside the drawing, left and right.
+    const shift = Math.max(2 - box.x, Math.min(0, width - 2 - (box.x + box.w)));
+    box.x += shift;
+    box.ox += shift;
+  }
   const placed = nodes.map((p) => ({ x: p.x - 2, y: p.y - 2, w: NODE_W + 4, h: NODE_H + 4 }));
   const clash = (x, y, w, h) => placed.some((b) => x < b.x + b.w && b.x < x + w && y < b.y + b.h && b.y < y + h);
   let bottom = 0;
@@ -353,7 +373,7 @@ function edgeLabel(edge, mid) {
   const group = svg('g', { class: 'edge-label', 'data-key': edge.key, transform: `translate(${mid.x},${mid.y})` });
   group.append(svg('rect', { class: 'label-bg' }));
   const text = svg('text', { 'text-anchor': 'middle', y: 4 });
-  text.append(svg('tspan', { class: 'label' }, shorten(edge.label, 40)));
+  text.append(svg('tspan', { class: 'label' }, shorten(edge.label, 34)));
   for (const name of COUNT_NAMES) {
     text.append(svg('tspan', { class: `count ${name}`, 'data-count': name, dx: 6 }));
   }
@@ -665,7 +685,13 @@ function fillTargets(graph) {
   targets.sort((a, b) => SENDABLE.findIndex((p) => a.startsWith(p)) - SENDABLE.findIndex((p) => b.startsWith(p)) || a.localeCompare(b));
   select.textContent = '';
   for (const id of targets) select.append(el('option', { value: id }, id));
-  if (targets.includes(before)) select.value = before;
+  if (targets.includes(before)) {
+    select.value = before;
+  } else if (targets.length) {
+    // At first, the object that sends on the most: the flow's entry, usually.
+    const out = (id) => graph.edges.filter((e) => e.from === id).length;
+    select.value = targets.reduce((best, id) => (out(id) > out(best) ? id : best), targets[0]);
+  }
 }
 
 /** `name=value` lines as an object; blank lines and `#` comments are skipped. */
