@@ -228,10 +228,9 @@ pub async fn run_all(settings: &Settings) -> ExitCode {
         let peak_rss = procfs::memory(pid, true);
         let _ = child.kill().await;
         let (binary, image) = match case.program {
-            Program::Binary(name) => (
-                exe_dir().ok().and_then(|d| std::fs::metadata(d.join(name)).ok()).map(|m| m.len()),
-                std::fs::metadata(repo().join("target/images").join(format!("{name}.tar"))).ok().map(|m| m.len()),
-            ),
+            Program::Binary(name) => {
+                (exe_dir().ok().and_then(|d| std::fs::metadata(d.join(name)).ok()).map(|m| m.len()), image_size(name))
+            }
             _ => (None, None),
         };
         rows.push(Row { name: case.name, levels, startup, idle_rss, peak_rss, binary, image });
@@ -239,6 +238,12 @@ pub async fn run_all(settings: &Settings) -> ExitCode {
     report(settings, &rows);
     let failures: usize = rows.iter().flat_map(|r| r.levels.iter()).map(|(_, m)| m.failed).sum();
     if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// What a linux/amd64 node pulls of the function's image (hack/build-images writes it).
+fn image_size(name: &str) -> Option<u64> {
+    let checked = fnmesh_oci::verify(&repo().join("target/images").join(name)).ok()?;
+    checked.platforms.iter().find(|p| p.platform.architecture == "amd64").map(|p| p.size)
 }
 
 fn report(settings: &Settings, rows: &[Row]) {

@@ -9,7 +9,8 @@
 //! 2. [`plan`]: what the Knative controllers would create, one module per kind.
 //! 3. [`dataplane`]: the eventing emulator that runs a plan: the ingress, channels,
 //!    brokers, delivery, ping sources, the services.
-//! 4. [`cli`]: the commands (`run`, `validate`, `graph`, `kn`, `send`, `get`, `test`).
+//! 4. [`cli`]: the commands (`run`, `new`, `validate`, `graph`, `kn`, `send`, `get`,
+//!    `events`, `logs`, `test`).
 //!
 //! Beside them: [`error`] (the one error type) and [`output`] (the one output stream).
 //!
@@ -34,6 +35,11 @@
 //! | where is a manifest typo caught? | [`manifests::unknown`], in the one read of [`manifests::spec`] |
 //! | how is a request routed by `Host`? | [`dataplane::ingress`] and [`dataplane::transport`] |
 //! | how does `fnmesh test` run a case, replace a service? | [`cli::test::case`], [`cli::test::stand_ins`] (routed by `run::Options::stand_ins`) |
+//! | how is a user's function built and started from its sources? | [`plan::local`] (the annotations), [`dataplane::launch`] (build, start, readiness) |
+//! | what does `--watch` restart, and how do events wait meanwhile? | [`cli::watch`], [`cli::run`]'s reload, [`dataplane::transport::Gate`] |
+//! | how does a `func.yaml` project run? | [`manifests::func`] |
+//! | where is an event's journey recorded? | [`dataplane::journal`], on the routes of [`dataplane::topology`]; served by [`dataplane::live`], exported by [`dataplane::otlp`] |
+//! | what does `fnmesh new` write? | [`cli::new`], from `crates/mesh/templates/new/` |
 
 pub mod cli;
 pub mod dataplane;

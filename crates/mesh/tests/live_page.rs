@@ -314,6 +314,13 @@ async fn the_live_view_shows_where_every_event_went() {
     let ids = eval(&page, "[...document.querySelectorAll('#events tbody tr')].map(tr => tr.dataset.id)").await;
     assert_eq!(ids, json!(["order-2", "order-1"]), "newest first");
     assert_eq!(eval(&page, "window.loadedOnce").await, json!(true), "the page was not reloaded");
+    // Where each is now: the display took order-1; the filters left order-2 in the broker.
+    let now = eval(
+        &page,
+        "[...document.querySelectorAll('#events tbody tr')].map(tr => tr.querySelector('td.now').textContent)",
+    )
+    .await;
+    assert_eq!(now, json!(["broker/default", "ksvc/display"]));
     // The counts on the graph follow.
     wait(&page, "trigger/orders counts one event", r#"document.querySelector('#graph .edge-label[data-key="trigger/orders"] .count[data-count="events"]').dataset.value === "1""#).await;
 
@@ -347,6 +354,8 @@ async fn the_live_view_shows_where_every_event_went() {
     // A dead-lettered event shows its attempts, their backoff, and the dead letter sink.
     assert_eq!(produce(&running, "order-3", "order.cancelled", "/shop").await, 202);
     row(&page, "order-3", "dead-lettered").await;
+    let now = eval(&page, r#"document.querySelector('#events tr[data-id="order-3"] td.now').textContent"#).await;
+    assert_eq!(now, json!("ksvc/dead-letters"));
     let hops = journey(&page, "order-3").await;
     let attempts: Vec<&String> =
         hops.iter().filter(|(kind, _)| kind == "retrying" || kind == "failed").map(|(_, t)| t).collect();

@@ -1,5 +1,5 @@
-//! The command line: `fnmesh run`, `validate`, `graph`, `kn`, `send`, `get` as clap
-//! parses them (see `fnmesh --help`).
+//! The command line: `fnmesh run`, `new`, `validate`, `graph`, `kn`, `send`, `get`,
+//! `events`, `logs`, `test` as clap parses them (see `fnmesh --help`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,6 +79,14 @@ Then, from another terminal:
         /// rebuild and restart only what changed, keeping the rest of the mesh up.
         #[arg(long, short)]
         watch: bool,
+        /// How many recent event journeys the live view (/.fnmesh/) and `fnmesh events` keep.
+        #[arg(long, default_value_t = crate::dataplane::journal::DEFAULT_JOURNEYS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        journal: u32,
+        /// Export every journey as OpenTelemetry spans (OTLP/HTTP JSON) to this endpoint,
+        /// e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+        /// OTEL_EXPORTER_OTLP_ENDPOINT when set).
+        #[arg(long)]
+        otlp_endpoint: Option<String>,
     },
     /// Write a new function crate: handler, config, test, Knative Service, README.
     #[command(after_help = "Inside the fnmesh repository the crate goes to functions/NAME and joins the workspace;
@@ -223,6 +231,41 @@ service is whether it answers now. Examples:
         /// Every namespace (a NAMESPACE column first).
         #[arg(long, short = 'A')]
         all_namespaces: bool,
+        /// The ingress port of the running `fnmesh run`.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Print where events went: every journey the running mesh keeps, hop by hop.
+    #[command(after_help = "Each journey: when and what entered, every hop (from -> to, the route, delivered,
+retrying, failed or filtered, status, latency, attempt, backoff, why), where it ended.
+The same records as the live view (http://127.0.0.1:PORT/.fnmesh/). Examples:
+  fnmesh events
+  fnmesh events --follow --type dev.knative.sources.ping
+  fnmesh events --id 5a1e... --json | jq .hops")]
+    Events {
+        /// Keep printing new hops as they happen.
+        #[arg(long, short)]
+        follow: bool,
+        /// One JSON journey per line (each update of a journey again, with --follow).
+        #[arg(long)]
+        json: bool,
+        /// Only events of this type.
+        #[arg(long = "type")]
+        ty: Option<String>,
+        /// Only the journey of this event id (or trace id).
+        #[arg(long)]
+        id: Option<String>,
+        /// The ingress port of the running `fnmesh run`.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Print one service's lines from a running mesh (its recent ones; -f: then new ones).
+    Logs {
+        /// The service (its name, as `fnmesh get ksvc` lists it), or `fnmesh` for the mesh's own lines.
+        service: String,
+        /// Keep printing new lines as they come.
+        #[arg(long, short)]
+        follow: bool,
         /// The ingress port of the running `fnmesh run`.
         #[arg(long, default_value_t = 8080)]
         port: u16,

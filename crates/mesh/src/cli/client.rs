@@ -101,6 +101,7 @@ pub async fn send(args: &SendArgs) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::address::BROKER_INGRESS_HOST;
 
     #[test]
     fn targets_are_the_in_cluster_addresses() {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resource {
-    /// As in [`ObjectRow::kind`].
+    /// As in [`crate::plan::ObjectRow::kind`].
     pub name: &'static str,
     /// The plural, as in `kubectl get sequences`.
     pub plural: &'static str,

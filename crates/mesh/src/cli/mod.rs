@@ -7,11 +7,12 @@
 //!   run --watch` watches and what a change asks for;
 //! * [`client`]: `fnmesh send`, and [`get`]: `fnmesh get` (with [`columns`]), against a
 //!   running mesh;
-//! * [`test`]: `fnmesh test`, flows tested as data.
+//! * [`test`](mod@test): `fnmesh test`, flows tested as data.
 
 pub mod args;
 pub mod client;
 pub mod columns;
+pub mod events;
 pub mod get;
 pub mod graph;
 pub mod kn;
@@ -60,6 +61,8 @@ async fn command(command: Command) -> ExitCode {
             quiet,
             color,
             watch,
+            journal,
+            otlp_endpoint,
         } => {
             let out = Out::stdout(color.forced(), !quiet);
             let options = Options {
@@ -74,6 +77,11 @@ async fn command(command: Command) -> ExitCode {
                 backlog,
                 async_brokers,
                 watch,
+                journal: journal as usize,
+                // The standard OTEL variables, read once here, as an SDK reads them.
+                otlp_endpoint: crate::dataplane::otlp::endpoint(otlp_endpoint.as_deref(), &|key| {
+                    std::env::var(key).ok()
+                }),
                 ..Options::new(paths)
             };
             run_until_stopped(&options, out, exit_after).await
@@ -92,6 +100,13 @@ async fn command(command: Command) -> ExitCode {
                 Ok(cwd) => report(new::new(&args, &cwd)),
                 Err(e) => fail(&format!("cannot read the current directory: {e}")),
             }
+        }
+        Command::Events { follow, json, ty, id, port } => {
+            let args = events::EventsArgs { follow, json, ty, id, port };
+            report(events::events(&args).await.map(|()| String::new()))
+        }
+        Command::Logs { service, follow, port } => {
+            report(events::logs(&service, follow, port).await.map(|()| String::new()))
         }
         Command::Graph { paths, format, namespace } => report(graph(&paths, &format, &namespace)),
         Command::Kn { paths, namespace, registry, fnmesh_images, images } => {

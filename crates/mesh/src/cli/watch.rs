@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// How long a batch of changes is gathered after its first one (an editor's save, a
 /// `git checkout`, are several events).
-const SETTLE: Duration = Duration::from_millis(150);
+const SETTLE: Duration = Duration::from_millis(50);
 
 /// What a batch of changes asks for.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -188,6 +188,8 @@ pub struct Journal {
     updates: broadcast::Sender<Arc<str>>,
     capacity: usize,
     budget: usize,
+    /// Where hops go as OpenTelemetry spans, when an endpoint is set.
+    exporter: std::sync::OnceLock<tokio::sync::mpsc::Sender<super::otlp::Span>>,
 }
 
 /// The key of the journey `headers` belong to: the trace id.
@@ -214,7 +216,13 @@ impl Journal {
             updates,
             capacity: capacity.max(1),
             budget: BYTE_BUDGET,
+            exporter: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sends every hop from now on to `exporter` as a span (when its trace has an id).
+    pub fn export_to(&self, exporter: tokio::sync::mpsc::Sender<super::otlp::Span>) {
+        let _ = self.exporter.set(exporter);
     }
 
     /// The graph that routes map onto, for a new data plane.
@@ -336,7 +344,11 @@ impl Journal {
     fn count(&self, route: &str, change: impl FnOnce(&mut Counts)) {
         let counts = {
             let mut state = self.lock();
-            let counts = state.counts.entry(route.to_owned()).or_default();
+            // No new key (an allocation) but for a route's first event.
+            if !state.counts.contains_key(route) {
+                state.counts.insert(route.to_owned(), Counts::default());
+            }
+            let Some(counts) = state.counts.get_mut(route) else { return };
             change(counts);
             *counts
         };
@@ -388,19 +400,39 @@ impl Journal {
             let mut hop = make(index);
             hop.at_ms = journey.began.map_or(0.0, |b| b.elapsed().as_secs_f64() * 1000.0);
             hop.reply = reply.map(|reply| Self::keep(journey, reply, &mut added));
+            if let Some(exporter) = self.exporter.get()
+                && key.len() == 32
+            {
+                let event = (event.id().to_owned(), event.ty().to_owned());
+                let span = super::otlp::Span {
+                    trace: key.to_owned(),
+                    hop: hop.clone(),
+                    event,
+                    ended: std::time::SystemTime::now(),
+                };
+                // Full: the span is dropped, the delivery goes on.
+                let _ = exporter.try_send(span);
+            }
             if journey.entry.is_empty() {
                 journey.entry = if hop.kind == HopKind::Received { hop.to.clone() } else { hop.from.clone() };
             }
             journey.hops.push(hop);
-            // Where it is now: the destination of the hop that began last (hops are
-            // recorded as they end, and an outer hop ends after those it caused).
+            // Where it is now: the destination of the hop that began last among those that
+            // got there (hops are recorded as they end, and an outer hop ends after those it
+            // caused); a filter's verdict or a failure moves it nowhere, and while an
+            // attempt is to be retried it waits where it was sent from.
             let began = |h: &HopRecord| h.at_ms - h.latency_ms.unwrap_or_default();
-            // A hop that did not get there (filtered out, failed, to be retried) leaves the
-            // event where it was.
-            if let Some(last) = journey.hops.iter().max_by(|a, b| began(a).total_cmp(&began(b))) {
-                let stayed = matches!(last.kind, HopKind::Filtered | HopKind::Retrying | HopKind::Failed);
-                journey.now = if stayed { last.from.clone() } else { last.to.clone() };
-            }
+            let latest = |hops: &mut dyn Iterator<Item = &HopRecord>| {
+                hops.max_by(|a, b| began(a).total_cmp(&began(b))).map(|h| (h.kind, h.from.clone(), h.to.clone()))
+            };
+            let arrived =
+                latest(&mut journey.hops.iter().filter(|h| matches!(h.kind, HopKind::Delivered | HopKind::Received)));
+            journey.now = match (latest(&mut journey.hops.iter()), arrived) {
+                (Some((HopKind::Retrying, from, _)), _) => from,
+                (_, Some((_, _, to))) => to,
+                (Some((_, from, _)), None) => from,
+                (None, None) => String::new(),
+            };
             journey.outcome = outcome(&journey.hops);
             journey.bytes += added;
             (self.updates.receiver_count() > 0).then(|| serde_json::json!({ "journey": &*journey }).to_string())

@@ -176,7 +176,9 @@ async fn ready(
             said = waited;
             out.line(name, &format!("(fnmesh: waiting {}s for it to {what})", waited.as_secs()));
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        // Often at first (a restart listens within milliseconds), then less.
+        let pause = if waited < Duration::from_secs(1) { 5 } else { 25 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 

@@ -136,7 +136,7 @@ pub fn event_json(event: &Event) -> serde_json::Value {
 /// Updates as Server-Sent Events (or NDJSON), until the client goes.
 fn stream(updates: tokio::sync::broadcast::Receiver<Arc<str>>, ndjson: bool) -> Response {
     let lines = futures_util::stream::unfold(updates, move |mut updates| async move {
-        let document = match updates.recv().await {
+        let text = match updates.recv().await {
             Ok(update) => update.to_string(),
             // A slow reader missed some: it reads on (the page reloads the list).
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -144,7 +144,7 @@ fn stream(updates: tokio::sync::broadcast::Receiver<Arc<str>>, ndjson: bool) -> 
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
-        let text = if ndjson { format!("{document}\n") } else { format!("data: {document}\n\n") };
+        let text = if ndjson { format!("{text}\n") } else { format!("data: {text}\n\n") };
         Some((Ok::<_, std::convert::Infallible>(Bytes::from(text)), updates))
     });
     let content_type = if ndjson { "application/x-ndjson" } else { "text/event-stream" };

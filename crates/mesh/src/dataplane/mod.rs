@@ -14,7 +14,8 @@
 //!   when `fnmesh run` stops;
 //! * [`journal`]: every event's journey, hop by hop, for the live view and `fnmesh
 //!   events`, mapped onto the [`topology`] of the running flow; [`live`]: the page and
-//!   the JSON and streams it reads, on the ingress under `/.fnmesh/`.
+//!   the JSON and streams it reads, on the ingress under `/.fnmesh/`; [`otlp`]: the
+//!   journeys as OpenTelemetry spans.
 
 pub mod brokers;
 pub mod channels;
@@ -24,6 +25,7 @@ pub mod ingress;
 pub mod journal;
 pub mod launch;
 pub mod live;
+pub mod otlp;
 pub mod pings;
 pub mod processes;
 pub mod services;

@@ -59,7 +59,9 @@ pub fn receiver(target: &str, namespace: &str) -> Result<(String, String), Strin
         "ksvc" | "service" => format!("{name}.{namespace}.svc.cluster.local"),
         "broker" => return Ok((BROKER_INGRESS_HOST.to_owned(), format!("/{namespace}/{name}"))),
         other => {
-            return Err(format!("{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"));
+            return Err(format!(
+                "{other:?} is not a kind fnmesh send knows: sequence, parallel, broker, channel, ksvc"
+            ));
         }
     };
     Ok((host, "/".to_owned()))

@@ -1,5 +1,7 @@
 //! `fnmesh run`: load, check, start every service, the ingress and the ping sources;
-//! run until stopped.
+//! run until stopped. Its `reload` module: what `--watch` changes while it runs.
+
+mod reload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +61,9 @@ pub struct Options {
     pub watch: bool,
     /// How many recent journeys the live view keeps (`--journal`).
     pub journal: usize,
+    /// The URL journeys are posted to as OpenTelemetry spans (OTLP/HTTP JSON), from
+    /// `--otlp-endpoint` or the OTEL env ([`crate::dataplane::otlp::endpoint`]).
+    pub otlp_endpoint: Option<String>,
     /// Stand-ins (`fnmesh test`): service host (`name.ns.svc.cluster.local`) to the
     /// loopback address of a server that answers in its place. A service of the set with
     /// such a host is not started; a host not in the set becomes reachable too.
@@ -85,6 +90,7 @@ impl Options {
             async_brokers: false,
             watch: false,
             journal: crate::dataplane::journal::DEFAULT_JOURNEYS,
+            otlp_endpoint: None,
             stand_ins: std::collections::BTreeMap::new(),
             schedules: true,
         }
@@ -210,6 +216,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let journal = Journal::new(options.journal);
+    if let Some(url) = &options.otlp_endpoint {
+        journal.export_to(crate::dataplane::otlp::start(url.clone()));
+        out.say(&format!("exporting journeys as OpenTelemetry spans to {url}"));
+    }
     let (pings, objects, channels, brokers) = (plan.pings, plan.objects, plan.channels, plan.brokers);
     journal.set_topology(topology(&running, &channels, &brokers, &pings));
     let mesh = data_plane(options, &out, ingress_addr, &running, &token, channels, brokers, None, &journal);
@@ -240,6 +250,10 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         "ready in {} ms: {} service(s), ingress on http://{ingress_addr} (send with a Host header, or `fnmesh send`)",
         started.elapsed().as_millis(),
         running.len()
+    ));
+    out.say(&format!(
+        "watch: http://{ingress_addr}/.fnmesh/ (or `fnmesh events --follow --port {}`)",
+        ingress_addr.port()
     ));
     if let Some(warning) = exposure(options.address) {
         out.say(&warning);
@@ -376,134 +390,6 @@ impl Running {
             service.started.stop(self.grace).await;
         }
         Stopped { abandoned }
-    }
-
-    /// The folders whose files `--watch` watches: the manifests' paths, and the source
-    /// folder of every service built from its sources.
-    pub fn watched(&self) -> (Vec<PathBuf>, Vec<(String, PathBuf)>) {
-        let sources = self
-            .services
-            .iter()
-            .filter_map(|s| match &s.plan.run {
-                Workload::Local(local) => local.dir.clone().map(|dir| (s.plan.host.clone(), dir)),
-                Workload::Function(_) | Workload::Container { .. } => None,
-            })
-            .collect();
-        (self.options.paths.clone(), sources)
-    }
-
-    /// Rebuilds and restarts the service at `host` on its port, keeping the rest up; a
-    /// failed build keeps the running one. Requests to it wait while it restarts.
-    pub async fn restart(&mut self, host: &str) {
-        let Some(index) = self.services.iter().position(|s| s.plan.host == host) else { return };
-        let name = self.services[index].plan.name.clone();
-        let replacement = self.services[index].plan.clone();
-        self.replace(index, replacement, &format!("{name}: sources changed")).await;
-    }
-
-    /// Stops the service at `index` and starts `plan` in its place, on the same port. A
-    /// local build runs first, while the old process still answers.
-    async fn replace(&mut self, index: usize, plan: ServicePlan, why: &str) {
-        let out = self.out.clone();
-        let name = plan.name.clone();
-        out.say(&format!("{why}: rebuilding and restarting"));
-        let began = Instant::now();
-        // Build first: a failed build leaves the running service as it is.
-        let mut built = None;
-        if let Workload::Local(local) = &plan.run {
-            match crate::dataplane::launch::build(&name, local, &out).await {
-                Ok(program) => built = Some(program),
-                Err(e) => {
-                    out.say(&format!("{name}: {e}; still running the previous build"));
-                    return;
-                }
-            }
-        }
-        let built_in = began.elapsed();
-        let gate = self.services[index].gate.clone();
-        gate.set_ready(false);
-        let port = self.services[index].started.addr.port();
-        let old = std::mem::replace(&mut self.services[index].started, Started::placeholder(port));
-        old.stop(self.grace).await;
-        match start_service(plan.clone(), self.ingress, &out, port, built).await {
-            Ok(started) => {
-                self.services[index].started = started.started;
-                self.services[index].plan = plan;
-                out.say(&format!(
-                    "{name}: restarted in {} ms (build {} ms, stop and start {} ms)",
-                    began.elapsed().as_millis(),
-                    built_in.as_millis(),
-                    (began.elapsed() - built_in).as_millis()
-                ));
-            }
-            Err(e) => out.say(&format!("{e}; it stays stopped until its next change")),
-        }
-        gate.set_ready(true);
-    }
-
-    /// Loads the manifests again: services whose plan changed restart on their port, new
-    /// ones start, removed ones stop, the rest keep running; channels, brokers, triggers
-    /// and ping sources take the new manifests at once, while what they were delivering
-    /// finishes. Invalid manifests are reported and change nothing.
-    pub async fn reload(&mut self) {
-        let out = self.out.clone();
-        let mut plan = match plan(&self.options, &out) {
-            Ok(plan) => plan,
-            Err(e) => {
-                out.say(&format!("the manifests have problems; still running the previous ones:\n{e}"));
-                return;
-            }
-        };
-        let wanted = std::mem::take(&mut plan.services);
-        let mut kept = Vec::new();
-        let mut old: Vec<Option<Service>> = std::mem::take(&mut self.services).into_iter().map(Some).collect();
-        for service in wanted {
-            let found = old.iter().position(|o| o.as_ref().is_some_and(|o| o.plan.host == service.host));
-            match found.and_then(|i| old[i].take()) {
-                Some(running) if format!("{:?}", running.plan) == format!("{service:?}") => kept.push(running),
-                Some(running) => {
-                    kept.push(running);
-                    self.services = kept;
-                    let index = self.services.len() - 1;
-                    self.replace(index, service, &format!("{}: its manifest changed", self.services[index].plan.name))
-                        .await;
-                    kept = std::mem::take(&mut self.services);
-                }
-                None => match start_service(service, self.ingress, &out, 0, None).await {
-                    Ok(started) => {
-                        out.say(&format!("{}: started", started.plan.name));
-                        kept.push(started);
-                    }
-                    Err(e) => out.say(&e.to_string()),
-                },
-            }
-        }
-        for gone in old.into_iter().flatten() {
-            out.say(&format!("{}: removed from the manifests, stopping", gone.plan.name));
-            gone.started.stop(self.grace).await;
-        }
-        self.services = kept;
-        let (channels, brokers) = (plan.channels, plan.brokers);
-        self.journal.set_topology(topology(&self.services, &channels, &brokers, &plan.pings));
-        let mesh = data_plane(
-            &self.options,
-            &out,
-            self.ingress,
-            &self.services,
-            &self.token,
-            channels,
-            brokers,
-            Some(&self.mesh),
-            &self.journal,
-        );
-        let ingress =
-            Arc::new(Ingress { mesh: mesh.clone(), objects: plan.objects, body_limit: self.options.body_limit });
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = router(ingress);
-        self.mesh = mesh;
-        let pings = if self.options.schedules { plan.pings } else { Vec::new() };
-        let previous = std::mem::replace(&mut self.pings, Pings::start(pings, &self.mesh, false));
-        previous.stop().await;
-        out.say(&format!("reloaded: {} service(s)", self.services.len()));
     }
 }
 
