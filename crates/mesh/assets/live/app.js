@@ -24,6 +24,7 @@ const state = {
   detail: null, // its /journeys/{key} answer
   layout: null, // where the graph's nodes are drawn
   hop: 0, // the hop whose event is shown
+  showReply: false, // whether it is the reply that hop produced
   view: 'display', // how events are shown: 'display' (as event-display prints them) or 'json'
   filter: '', // the filter box's text
   serverMatches: new Set(), // keys the server says match the filter (extensions included)
@@ -546,6 +547,7 @@ const queryServer = later(async () => {
 async function openJourney(key) {
   state.selected = key;
   state.hop = 0;
+  state.showReply = false;
   for (const tr of document.querySelectorAll('#events tr.selected')) tr.classList.remove('selected');
   document.querySelector(`#events tr[data-key="${CSS.escape(key)}"]`)?.classList.add('selected');
   await refreshJourney();
