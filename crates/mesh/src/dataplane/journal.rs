@@ -417,12 +417,22 @@ impl Journal {
                 journey.entry = if hop.kind == HopKind::Received { hop.to.clone() } else { hop.from.clone() };
             }
             journey.hops.push(hop);
-            // Where it is now: the destination of the hop that began last (hops are
-            // recorded as they end, and an outer hop ends after those it caused).
+            // Where it is now: the destination of the hop that began last among those that
+            // got there (hops are recorded as they end, and an outer hop ends after those it
+            // caused); a filter's verdict or a failure moves it nowhere, and while an
+            // attempt is to be retried it waits where it was sent from.
             let began = |h: &HopRecord| h.at_ms - h.latency_ms.unwrap_or_default();
-            if let Some(last) = journey.hops.iter().max_by(|a, b| began(a).total_cmp(&began(b))) {
-                journey.now = last.to.clone();
-            }
+            let latest = |hops: &mut dyn Iterator<Item = &HopRecord>| {
+                hops.max_by(|a, b| began(a).total_cmp(&began(b))).map(|h| (h.kind, h.from.clone(), h.to.clone()))
+            };
+            let arrived =
+                latest(&mut journey.hops.iter().filter(|h| matches!(h.kind, HopKind::Delivered | HopKind::Received)));
+            journey.now = match (latest(&mut journey.hops.iter()), arrived) {
+                (Some((HopKind::Retrying, from, _)), _) => from,
+                (_, Some((_, _, to))) => to,
+                (Some((_, from, _)), None) => from,
+                (None, None) => String::new(),
+            };
             journey.outcome = outcome(&journey.hops);
             journey.bytes += added;
             (self.updates.receiver_count() > 0).then(|| serde_json::json!({ "journey": &*journey }).to_string())
