@@ -164,3 +164,32 @@ fn an_api_version_no_cluster_serves_is_refused_but_ping_source_v1beta1() {
         "{err}"
     );
 }
+
+#[test]
+fn what_kogito_generates_for_a_workflow_fits_the_upstream_crds() {
+    // The newsletter's workflow service with no Trigger, K_SINK or SinkBinding written:
+    // kn adds Kogito's Trigger per consumed type and its SinkBinding, on a Broker default.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("flows/newsletter/subscription-flow.sw.json"), dir.path().join("flow.sw.json")).unwrap();
+    std::fs::write(
+        dir.path().join("service.yaml"),
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: subscription-flow}\nspec:\n  template:\n    \
+         spec:\n      containers:\n        - image: ghcr.io/fnmesh/workflow\n          env: [{name: WORKFLOW_FILE, value: \
+         flow.sw.json}]\n",
+    )
+    .unwrap();
+    let script = kn(&[dir.path().to_str().unwrap()]).unwrap();
+    assert!(script.contains(
+        "# What Kogito generates for workflow subscription_flow (Service subscription-flow): a Trigger for the event \
+         type confirm.subscription it consumes\napiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata:\n  name: \
+         confirm-subscription-trigger-subscription-flow\n"
+    ));
+    assert!(script.contains("kind: SinkBinding\nmetadata:\n  name: sb-subscription-flow\n"), "{script}");
+    let documents = applied(&script);
+    assert_eq!(documents.len(), 4, "{script}"); // the ksvc, Broker default, the Trigger, the SinkBinding
+    let Some(crds) = Some(repo().join("../shared/knative/crds")).filter(|d| d.is_dir()) else { return };
+    let checked_dir = tempfile::tempdir().unwrap();
+    std::fs::write(checked_dir.path().join("applied.yaml"), documents.join("\n---\n")).unwrap();
+    let checked = validate(&[checked_dir.path().to_owned()], "default", Some(&crds)).unwrap();
+    assert_eq!((checked.documents, checked.against_schemas), (4, 3), "{script}");
+}

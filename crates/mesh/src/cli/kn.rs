@@ -4,8 +4,10 @@
 //! they are ready, then one `kubectl apply` of the eventing objects, per namespace, in
 //! the manifests' order. What a current cluster would not take as written is changed,
 //! with a comment line in the script saying so: a PingSource `v1beta1` becomes `v1`, a
-//! Broker `default` that `fnmesh run` made implicitly is created. `hack/deploy` prints
-//! the script (`--dry-run`) or runs it.
+//! Broker `default` that `fnmesh run` made implicitly is created. What Kogito generates
+//! for a workflow (its Triggers and SinkBinding, [`super::kn_workflow`]) follows the
+//! eventing objects, each with a comment line. `hack/deploy` prints the script
+//! (`--dry-run`) or runs it.
 
 use std::fmt::Write as _;
 
@@ -59,6 +61,8 @@ struct Batch {
     workloads: Vec<Value>,
     ready: Vec<String>,
     eventing: Vec<Value>,
+    /// What Kogito generates for a workflow, each with its comment line.
+    generated: Vec<(String, Value)>,
 }
 
 /// The script for `documents` (loaded without problems: a spec that did not fit is
@@ -133,14 +137,29 @@ pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> 
             _ => batches[i].eventing.push(value),
         }
     }
+    let generated = super::kn_workflow::generate(documents, images);
+    for (namespace, note) in generated.notes {
+        let i = batch(&mut batches, &namespace);
+        batches[i].notes.push(note);
+    }
+    for (namespace, comment, value) in generated.objects {
+        let i = batch(&mut batches, &namespace);
+        batches[i].generated.push((comment, value));
+    }
     // The Brokers `default` that `fnmesh run` makes (namespace injection) and a default
-    // cluster does not (semantics: "No Broker is created implicitly").
-    for broker in &plan.brokers {
-        let defined = documents
-            .iter()
-            .any(|d| d.kind == Kind::Broker && d.namespace == broker.namespace && d.name == broker.name);
-        if !defined && broker.name == DEFAULT_BROKER {
-            let i = batch(&mut batches, &broker.namespace);
+    // cluster does not (semantics: "No Broker is created implicitly"), and the one the
+    // objects generated for a workflow name.
+    let mut brokers: Vec<(String, String)> =
+        plan.brokers.iter().map(|b| (b.namespace.clone(), b.name.clone())).collect();
+    for broker in generated.brokers {
+        if !brokers.contains(&broker) {
+            brokers.push(broker);
+        }
+    }
+    for (namespace, name) in &brokers {
+        let defined = documents.iter().any(|d| d.kind == Kind::Broker && &d.namespace == namespace && &d.name == name);
+        if !defined && name == DEFAULT_BROKER {
+            let i = batch(&mut batches, namespace);
             batches[i].notes.push(format!(
                 "Broker {DEFAULT_BROKER}: named by a Trigger or a ref and defined by no manifest; fnmesh run makes it \
                  (as namespace injection would), a default cluster does not: created here"
@@ -155,7 +174,7 @@ pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> 
             let _ = writeln!(out, "# {}", note.replace(['\n', '\r'], " "));
         }
         let namespace = quote(&batch.namespace);
-        apply(&mut out, &namespace, &batch.workloads)?;
+        apply(&mut out, &namespace, batch.workloads.iter().map(|v| (None, v)))?;
         let (services, deployments): (Vec<&String>, Vec<&String>) =
             batch.ready.iter().partition(|r| r.starts_with("ksvc/"));
         for (condition, names) in [("Ready", services), ("Available", deployments)] {
@@ -168,21 +187,30 @@ pub fn script(documents: &[Document], images: &Images, choice: &ImageChoice) -> 
                 );
             }
         }
-        apply(&mut out, &namespace, &batch.eventing)?;
+        let generated = batch.generated.iter().map(|(comment, v)| (Some(comment.as_str()), v));
+        apply(&mut out, &namespace, batch.eventing.iter().map(|v| (None, v)).chain(generated))?;
     }
     Ok(out)
 }
 
 /// One `kubectl apply` of `values` in `namespace` (objects that name none go there;
-/// kubectl refuses one that names another).
-fn apply(out: &mut String, namespace: &str, values: &[Value]) -> Result<()> {
+/// kubectl refuses one that names another), each after its comment line if it has one.
+fn apply<'a>(
+    out: &mut String,
+    namespace: &str,
+    values: impl IntoIterator<Item = (Option<&'a str>, &'a Value)>,
+) -> Result<()> {
+    let values: Vec<_> = values.into_iter().collect();
     if values.is_empty() {
         return Ok(());
     }
     let _ = writeln!(out, "kubectl apply --namespace {namespace} -f - <<'YAML'");
-    for (i, value) in values.iter().enumerate() {
+    for (i, (comment, value)) in values.into_iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
+        }
+        if let Some(comment) = comment {
+            let _ = writeln!(out, "# {}", comment.replace(['\n', '\r'], " "));
         }
         out.push_str(&yaml::to_string(value).map_err(Error::Output)?);
     }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod get;
 pub mod graph;
 pub mod kn;
+mod kn_workflow;
 pub mod new;
 pub mod run;
 pub mod test;
