@@ -10,6 +10,7 @@
 //! | `WORKFLOW_NAMESPACE` | `default` | namespace of `knative:` services named without one |
 //! | `WORKFLOW_EXPR_TIMEOUT` | `1s` | longest evaluation of one jq expression |
 //! | `FNMESH_INGRESS` | unset | `fnmesh run`'s ingress: calls to `*.svc.cluster.local` go through it |
+//! | `FNMESH_MANIFEST_DIR` | unset | `fnmesh run`'s folder of the manifest: a relative `WORKFLOW_FILE` is read from it (else from the working directory) |
 //! | `FNMESH_JQ_WORKER` | this executable | the program that runs jq workers (tests point it at the built binary) |
 //! | `K_SINK`, `K_CE_OVERRIDES` | unset | where produced events go (see `fnmesh_runtime::sink`) |
 //! | `QUARKUS_REST_CLIENT_<FILE_ID>_URL` | unset | base URL of an OpenAPI file's operations, over `application.properties` |
@@ -79,6 +80,11 @@ pub struct Config {
     /// `FNMESH_JQ_WORKER`.
     #[serde(default)]
     pub fnmesh_jq_worker: Option<String>,
+    /// `FNMESH_MANIFEST_DIR`: `fnmesh run`'s folder of the manifest that runs this
+    /// function, which a relative `WORKFLOW_FILE` is read from (on a cluster: the
+    /// container's working directory, where the folder is mounted).
+    #[serde(default)]
+    pub fnmesh_manifest_dir: Option<PathBuf>,
 }
 
 fn default_store() -> String {
@@ -109,7 +115,10 @@ pub fn engine(env: &Env, console: Console) -> Result<Arc<Engine>, ConfigError> {
         .map_err(|e| ConfigError::invalid("FNMESH_JQ_WORKER", e))?;
     let resolution =
         Resolution { namespace: config.workflow_namespace.clone(), ingress: config.fnmesh_ingress.clone() };
-    let file = &config.workflow_file;
+    let file = &match &config.fnmesh_manifest_dir {
+        Some(dir) if config.workflow_file.is_relative() => dir.join(&config.workflow_file),
+        _ => config.workflow_file.clone(),
+    };
     let workflow = definition::load::read_workflow(file)
         .map_err(|e| ConfigError::invalid("WORKFLOW_FILE", format!("{}: {e}", file.display())))?;
     let params = definition::validate::iteration_params(&workflow);

@@ -68,6 +68,10 @@ pub struct Options {
     /// loopback address of a server that answers in its place. A service of the set with
     /// such a host is not started; a host not in the set becomes reachable too.
     pub stand_ins: std::collections::BTreeMap<String, SocketAddr>,
+    /// The program the in-process functions start as jq workers (`FNMESH_JQ_WORKER`, unless
+    /// a manifest sets it); `None`: this executable (the `fnmesh` binary is one). A test
+    /// binary that runs meshes in-process names a worker binary here.
+    pub jq_worker: Option<PathBuf>,
     /// Fire PingSources on their schedules (`fnmesh test` turns it off and fires them
     /// itself, so that a minute boundary cannot add an event to a case).
     pub schedules: bool,
@@ -92,6 +96,7 @@ impl Options {
             journal: crate::dataplane::journal::DEFAULT_JOURNEYS,
             otlp_endpoint: None,
             stand_ins: std::collections::BTreeMap::new(),
+            jq_worker: None,
             schedules: true,
         }
     }
@@ -165,6 +170,16 @@ fn plan(options: &Options, out: &Out) -> Result<Plan> {
     Ok(plan)
 }
 
+/// `service` with what `options` give every service: the jq worker program.
+fn prepared(options: &Options, mut service: ServicePlan) -> ServicePlan {
+    if let Some(worker) = &options.jq_worker
+        && !service.env.iter().any(|(name, _)| name == "FNMESH_JQ_WORKER")
+    {
+        service.env.push(("FNMESH_JQ_WORKER".to_owned(), worker.display().to_string()));
+    }
+    service
+}
+
 /// The start-up time of `service`: requests wait this long at most while it restarts.
 fn startup(service: &ServicePlan) -> Duration {
     match &service.run {
@@ -198,7 +213,7 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
 
     let mut running = Vec::new();
     let mut failures = Vec::new();
-    for service in std::mem::take(&mut plan.services) {
+    for service in std::mem::take(&mut plan.services).into_iter().map(|s| prepared(options, s)) {
         // `fnmesh test` answers in its place.
         if options.stand_ins.contains_key(&service.host) {
             continue;

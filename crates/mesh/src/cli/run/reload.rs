@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{Pings, Running, Service, data_plane, plan, start_service, topology};
+use super::{Pings, Running, Service, data_plane, plan, prepared, start_service, topology};
 use crate::dataplane::ingress::{Ingress, router};
 use crate::dataplane::services::Started;
 use crate::plan::{ServicePlan, Workload};
@@ -88,7 +88,8 @@ impl Running {
                 return;
             }
         };
-        let wanted = std::mem::take(&mut plan.services);
+        let wanted: Vec<ServicePlan> =
+            std::mem::take(&mut plan.services).into_iter().map(|s| prepared(&self.options, s)).collect();
         let mut kept = Vec::new();
         let mut old: Vec<Option<Service>> = std::mem::take(&mut self.services).into_iter().map(Some).collect();
         for service in wanted {
