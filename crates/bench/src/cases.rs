@@ -56,7 +56,7 @@ enum Program {
 
 pub const NAMES: &str = "limit, passthrough, appender, event-display, filter-js, filter-cesql, filter-jsonpath, \
                          transformer-js, transformer-jq, state-machine, node-faas-appender, python-appender, \
-                         node-original-filter-js, node-bare-filter-js, sequence (the mesh)";
+                         node-original-filter-js, node-bare-filter-js, sequence and broker (the mesh)";
 
 const CASES: &[Case] = &[
     Case { name: "limit", program: Program::Bench(crate::limit::LIMIT_ARG), env: &[] },
@@ -176,7 +176,7 @@ async fn start(case: &Case) -> Result<(String, Child, Duration), String> {
 }
 
 /// One case's figures.
-struct Row {
+pub struct Row {
     name: &'static str,
     levels: Vec<(usize, Measured)>,
     startup: Duration,
@@ -196,8 +196,8 @@ fn mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "-".to_owned(), |b| format!("{:.1} MB", b as f64 / 1_048_576.0))
 }
 
-/// Runs every selected case, then prints the tables (ratios need every row).
-pub async fn run_all(settings: &Settings) -> ExitCode {
+/// Runs every selected case, then prints their tables; the rows go on to the ratios.
+pub async fn run_all(settings: &Settings) -> (ExitCode, Vec<Row>) {
     let mut rows = Vec::new();
     for case in CASES.iter().filter(|c| settings.only.is_empty() || settings.only.iter().any(|o| o == c.name)) {
         let (url, mut child, startup) = match start(case).await {
@@ -237,7 +237,7 @@ pub async fn run_all(settings: &Settings) -> ExitCode {
     }
     report(settings, &rows);
     let failures: usize = rows.iter().flat_map(|r| r.levels.iter()).map(|(_, m)| m.failed).sum();
-    if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    (if failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }, rows)
 }
 
 /// What a linux/amd64 node pulls of the function's image (hack/build-images writes it).
@@ -283,23 +283,58 @@ fn report(settings: &Settings, rows: &[Row]) {
             mb(row.image)
         );
     }
+}
+
+/// The one table of ratios, with the targets beside them: requests/s at 16 connections
+/// (64 in brackets), CPU per request, and the mesh's figures.
+pub fn ratios(settings: &Settings, rows: &[Row], step: Option<std::time::Duration>, mesh: &crate::mesh::MeshFigures) {
     let find = |name: &str| rows.iter().find(|r| r.name == name);
-    let level =
-        settings.concurrency.iter().copied().find(|c| *c == 16).or(settings.concurrency.last().copied()).unwrap_or(16);
-    let ratio = |a: &str, b: &str| -> String {
-        match (find(a).and_then(|r| r.at(level)), find(b).and_then(|r| r.at(level))) {
-            (Some(x), Some(y)) if y.rate() > 0.0 => format!("{:.2}x", x.rate() / y.rate()),
-            _ => "-".into(),
+    let rate = |name: &str, level: usize| find(name).and_then(|r| r.at(level)).map(Measured::rate);
+    let cpu = |name: &str, level: usize| {
+        let m = find(name)?.at(level)?;
+        Some(m.cpu_seconds? / m.ok.max(1) as f64)
+    };
+    let pair = |of: &dyn Fn(usize) -> Option<f64>| -> String {
+        let at = |level: usize| of(level).map(|x| format!("{x:.2}x"));
+        match (at(16), at(64)) {
+            (Some(a), Some(b)) => format!("{a} ({b})"),
+            (Some(a), None) => a,
+            (None, Some(b)) => format!("- ({b})"),
+            (None, None) => "-".into(),
         }
     };
-    println!("\nRatios of requests/s at {level} connections:");
-    println!("- appender / limit: {}", ratio("appender", "limit"));
-    println!("- appender / Node (faas-js-runtime): {}", ratio("appender", "node-faas-appender"));
-    println!("- appender / Python (cloudevents + uvicorn): {}", ratio("appender", "python-appender"));
-    println!(
-        "- filter-js / Node original (express, vm context per event): {}",
-        ratio("filter-js", "node-original-filter-js")
-    );
-    println!("- filter-js / bare Node http: {}", ratio("filter-js", "node-bare-filter-js"));
-    println!("- filter-cesql / passthrough: {}", ratio("filter-cesql", "passthrough"));
+    let by_rate = |a: &'static str, b: &'static str| {
+        pair(&move |level| Some(rate(a, level)? / rate(b, level).filter(|r| *r > 0.0)?))
+    };
+    let by_cpu = |a: &'static str, b: &'static str| {
+        pair(&move |level| Some(cpu(a, level)? / cpu(b, level).filter(|c| *c > 0.0)?))
+    };
+    let _ = settings;
+    println!("\nRatios at 16 connections (64 in brackets):\n");
+    println!("| ratio | measured | target |");
+    println!("|---|---:|---:|");
+    let line = |what: &str, measured: String, target: &str| println!("| {what} | {measured} | {target} |");
+    for function in ["appender", "event-display", "filter-cesql", "filter-jsonpath"] {
+        line(&format!("{function} / limit, requests/s"), by_rate(function, "limit"), "≥ 0.85x, or CPU ≤ 1.2x");
+        line(&format!("{function} / limit, CPU per request"), by_cpu(function, "limit"), "≤ 1.2x");
+    }
+    line("appender / Node faas-js-runtime", by_rate("appender", "node-faas-appender"), "≥ 10x");
+    line("appender / Python cloudevents + uvicorn", by_rate("appender", "python-appender"), "≥ 20x");
+    line("filter-js / Node original design", by_rate("filter-js", "node-original-filter-js"), "≥ 10x");
+    line("filter-js / bare Node http", by_rate("filter-js", "node-bare-filter-js"), "≥ 2x");
+    line("transformer-js / bare Node http (its filter)", by_rate("transformer-js", "node-bare-filter-js"), "≥ 2x");
+    line("transformer-jq / passthrough, CPU per request", by_cpu("transformer-jq", "passthrough"), "≤ 2x");
+    line("filter-cesql / passthrough, requests/s", by_rate("filter-cesql", "passthrough"), "≥ 0.5x");
+    let step = step.map_or_else(|| "-".to_owned(), |s| format!("{s:.2?}"));
+    line("Sequence step through fnmesh run, p50 added (1 connection)", step, "≤ 50µs");
+    let sequence = mesh.sequence_ratio().map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
+    line("Sequence of 3 / client calling the 3, events/s (16 connections)", sequence, "≥ 0.5x");
+    if let Some(broker) = &mesh.broker {
+        let cpu = broker.cpu_per_delivery().map_or_else(|| "-".to_owned(), |c| format!("{c:.1} µs"));
+        line(
+            "Broker with 10 Triggers: events/s (each delivered 10 times), CPU per delivery",
+            format!("{:.0}, {cpu}", broker.events_per_second()),
+            "(measured)",
+        );
+    }
 }

@@ -19,6 +19,7 @@ mod cases;
 mod chain;
 mod limit;
 mod load;
+mod mesh;
 mod procfs;
 mod wrk;
 
@@ -132,14 +133,20 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let only_chain = !settings.only.is_empty() && settings.only.iter().all(|o| o == "sequence");
-        let code = if only_chain { ExitCode::SUCCESS } else { cases::run_all(&settings).await };
-        if (settings.only.is_empty() || settings.only.iter().any(|o| o == "sequence"))
-            && let Err(e) = chain::run(&settings).await
-        {
-            println!("sequence: {e}");
-            return ExitCode::FAILURE;
+        let mesh_only = !settings.only.is_empty() && settings.only.iter().all(|o| o == "sequence" || o == "broker");
+        let (code, rows) = if mesh_only { (ExitCode::SUCCESS, Vec::new()) } else { cases::run_all(&settings).await };
+        let mut step = None;
+        if settings.only.is_empty() || settings.only.iter().any(|o| o == "sequence") {
+            match chain::run(&settings).await {
+                Ok(per_step) => step = Some(per_step),
+                Err(e) => {
+                    println!("sequence: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
+        let mesh = mesh::run(&settings).await;
+        cases::ratios(&settings, &rows, step, &mesh);
         code
     })
 }

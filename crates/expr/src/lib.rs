@@ -1,6 +1,7 @@
 //! What the expression functions (filter, transformer, switcher) share.
 //!
-//! * [`event_view`]: the event as the JSON object expressions see;
+//! * [`event_view`]: the event as the JSON object expressions see, and [`js_event`] the
+//!   same for the JavaScript engine, which builds the object itself;
 //! * [`one_of`]: "exactly one of these variables", with errors naming them;
 //! * [`EvalConfig`]: the time, memory and thread limits of every engine;
 //! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template, evaluated off the
@@ -17,4 +18,4 @@ mod view;
 pub use config::{EvalConfig, one_of};
 pub use errors::js_error;
 pub use js::start_js;
-pub use view::event_view;
+pub use view::{event_view, js_event};

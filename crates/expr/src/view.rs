@@ -2,6 +2,11 @@
 
 use fnmesh_runtime::binding::has_json_data;
 use fnmesh_runtime::{AttributesReader, IncomingEvent, rfc3339};
+use std::fmt;
+
+use fnmesh_js::{EventData, EventInput};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// `{"specversion", "id", "source", "type", "time"?, "subject"?, "datacontenttype"?,
@@ -10,11 +15,34 @@ use serde_json::{Map, Value};
 /// when it is JSON (no `datacontenttype` counts as JSON), else as text. No data, no
 /// `data` member.
 pub fn event_view(incoming: &IncomingEvent) -> Value {
-    let event = &incoming.event;
     let mut view = Map::new();
-    let mut put = |name: &str, value: String| {
+    attributes(incoming, |name, value| {
         view.insert(name.to_owned(), Value::String(value));
-    };
+    });
+    if let Some(data) = &incoming.wire_data {
+        let parsed = has_json_data(&incoming.event).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
+        let data = parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(data).into_owned()));
+        view.insert("data".into(), data);
+    }
+    Value::Object(view)
+}
+
+/// The same view for the JavaScript engine, member by member: the data goes as its JSON
+/// text when [`event_view`] would parse it (the engine parses it to the same value),
+/// else as text; nothing is parsed or written here but the check that it is JSON.
+pub fn js_event(incoming: &IncomingEvent) -> EventInput {
+    let mut members = Vec::with_capacity(8);
+    attributes(incoming, |name, value| members.push((name.to_owned(), value)));
+    let data = incoming.wire_data.as_ref().map(|data| match std::str::from_utf8(data) {
+        Ok(text) if has_json_data(&incoming.event) && is_json(data) => EventData::Json(text.to_owned()),
+        _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
+    });
+    EventInput { members, data }
+}
+
+/// Every attribute and extension of the view, in its order, as strings.
+fn attributes(incoming: &IncomingEvent, mut put: impl FnMut(&str, String)) {
+    let event = &incoming.event;
     put("specversion", event.specversion().to_string());
     put("id", event.id().to_owned());
     put("source", event.source().clone());
@@ -34,12 +62,56 @@ pub fn event_view(incoming: &IncomingEvent) -> Value {
     for (name, value) in event.iter_extensions() {
         put(name, value.to_string());
     }
-    if let Some(data) = &incoming.wire_data {
-        let parsed = has_json_data(event).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
-        let data = parsed.unwrap_or_else(|| Value::String(String::from_utf8_lossy(data).into_owned()));
-        view.insert("data".into(), data);
+}
+
+/// Whether `serde_json::from_slice::<Value>` accepts `bytes`, without building the value:
+/// the same parser, numbers in range, escapes valid and the same depth limit, so the
+/// data [`js_event`] sends as JSON is exactly what [`event_view`] parses.
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Valid>(bytes).is_ok()
+}
+
+/// Any JSON value, read as `Value` reads it (`deserialize_any` at every level), kept nowhere.
+struct Valid;
+
+impl<'de> Deserialize<'de> for Valid {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(Valid)
     }
-    Value::Object(view)
+}
+
+impl<'de> Visitor<'de> for Valid {
+    type Value = Valid;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Valid, A::Error> {
+        while seq.next_element::<Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
+        Ok(Valid)
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +153,22 @@ mod tests {
         assert_eq!(event_view(&incoming(&text, "{\"a\":1}"))["data"], "{\"a\":1}");
         assert_eq!(event_view(&incoming(&BASE, "{oops"))["data"], "{oops");
         assert!(event_view(&incoming(&BASE, "")).get("data").is_none());
+    }
+
+    #[test]
+    fn js_event_sends_json_data_that_value_parses_and_text_otherwise() {
+        let json = |body: &str| js_event(&incoming(&BASE, body)).data;
+        assert_eq!(json(r#"{"a": [1, 2.5, "\u00e9"]}"#), Some(EventData::Json(r#"{"a": [1, 2.5, "\u00e9"]}"#.into())));
+        // What serde_json refuses as a Value is text, in the view and here alike.
+        for body in ["{oops", "1e400", r#""\ud800""#, "[1,]", &format!("{}1{}", "[".repeat(200), "]".repeat(200))] {
+            assert_eq!(json(body), Some(EventData::Text(body.to_owned())), "{body}");
+            assert_eq!(event_view(&incoming(&BASE, body))["data"], Value::String(body.to_owned()), "{body}");
+        }
+        let mut text = BASE.to_vec();
+        text.push(("content-type", "text/plain"));
+        assert_eq!(js_event(&incoming(&text, "{}")).data, Some(EventData::Text("{}".into())));
+        assert_eq!(js_event(&incoming(&BASE, "")).data, None);
+        let members = js_event(&incoming(&BASE, "")).members;
+        assert_eq!(members[..2], [("specversion".into(), "1.0".into()), ("id".into(), "1".into())]);
     }
 }

@@ -8,25 +8,28 @@ use std::time::Instant;
 use rquickjs::context::EvalOptions;
 use rquickjs::{CaughtError, Context, Ctx, Function, Object, Persistent, Runtime, Value};
 
+use crate::input::Input;
 use crate::{JsError, Limits};
 
+/// The entry points take the event as an object (see `input`): the engine thread builds
+/// it, so no JSON text of the whole event crosses between threads.
 /// The expression goes on line 2 of this wrapper, so error lines are off by one.
 /// What the expression can reach of the wrapper is `const` (its parameters are copied
 /// and never read again), so that an evaluation cannot rebind what the next one uses;
 /// the built-ins it needs are captured first, and `lockdown.js` freezes the rest.
 const PREFIX: &str = "(function (__fnmesh_env0, __fnmesh_cases0) { \
 const __fnmesh_env = __fnmesh_env0, __fnmesh_cases = __fnmesh_cases0, \
-__fnmesh_parse = JSON.parse, __fnmesh_stringify = JSON.stringify; \
+__fnmesh_stringify = JSON.stringify; \
 const __fnmesh_f = function (event, env) { return (\n";
 const SUFFIX: &str = "\n); };
 return {
   expression: __fnmesh_f,
-  truthy: function (json) { return !!__fnmesh_f(__fnmesh_parse(json), __fnmesh_env); },
-  value: function (json) {
-    const v = __fnmesh_f(__fnmesh_parse(json), __fnmesh_env);
+  truthy: function (event) { return !!__fnmesh_f(event, __fnmesh_env); },
+  value: function (event) {
+    const v = __fnmesh_f(event, __fnmesh_env);
     return v === undefined ? undefined : __fnmesh_stringify(v);
   },
-  equals: function (json, n) { return __fnmesh_f(__fnmesh_parse(json), __fnmesh_env) === __fnmesh_cases[n]; },
+  equals: function (event, n) { return __fnmesh_f(event, __fnmesh_env) === __fnmesh_cases[n]; },
 };
 })";
 
@@ -108,10 +111,10 @@ impl Engine {
         Ok(Self { entries, context, deadline, interrupted, program: program.clone(), limits: *limits })
     }
 
-    /// Evaluates the expression for `event_json` (the event as a JSON object), then runs
+    /// Evaluates the expression for `input` (the event), then runs
     /// the promise jobs it left, within the same time limit: past it, the evaluation is a
     /// [`JsError::Timeout`] and the engine is rebuilt, which drops the jobs left.
-    pub fn call(&self, call: &Call, event_json: &str) -> Result<Outcome, JsError> {
+    pub fn call(&self, call: &Call, input: &Input) -> Result<Outcome, JsError> {
         self.interrupted.set(false);
         let deadline = Instant::now() + self.limits.timeout;
         self.deadline.set(Some(deadline));
@@ -122,10 +125,11 @@ impl Engine {
                 Call::Equals(_) => &self.entries.equals,
             };
             let function = entry.clone().restore(&ctx).map_err(|e| JsError::Engine(e.to_string()))?;
+            let event = input.to_js(&ctx).map_err(|e| self.classify(&ctx, e))?;
             let result = match call {
-                Call::Truthy => function.call::<_, bool>((event_json,)).map(Outcome::Bool),
-                Call::Value => function.call::<_, Option<String>>((event_json,)).map(Outcome::Json),
-                Call::Equals(n) => function.call::<_, bool>((event_json, *n)).map(Outcome::Bool),
+                Call::Truthy => function.call::<_, bool>((event,)).map(Outcome::Bool),
+                Call::Value => function.call::<_, Option<String>>((event,)).map(Outcome::Json),
+                Call::Equals(n) => function.call::<_, bool>((event, *n)).map(Outcome::Bool),
             };
             result.map_err(|e| self.classify(&ctx, e))
         });

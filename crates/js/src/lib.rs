@@ -2,7 +2,8 @@
 //!
 //! `villardl/filter-nodejs`, `transformer-nodejs` and `switcher-nodejs` evaluate one
 //! JavaScript expression per event with two bindings: `event` (attributes and extensions
-//! as strings, plus `data`) and `env`. [`JsPool`] does the same on QuickJS (through
+//! as strings, plus `data`) and `env`; the engine thread builds `event` from an
+//! [`EventInput`] with QuickJS values (only the data is parsed there). [`JsPool`] does the same on QuickJS (through
 //! `rquickjs`), compiled once at start on each of a pool of engine threads, so that
 //! evaluation scales across cores with no lock around an interpreter.
 //!
@@ -20,9 +21,11 @@
 
 mod engine;
 mod error;
+mod input;
 mod limits;
 mod pool;
 
 pub use error::JsError;
+pub use input::{EventData, EventInput, Input};
 pub use limits::Limits;
 pub use pool::JsPool;

@@ -20,13 +20,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::engine::{Call, Engine, Outcome, Program};
+use crate::input::Input;
 use crate::{JsError, Limits};
 
 type Reply = oneshot::Sender<Result<Outcome, JsError>>;
 
 struct Job {
     call: Call,
-    event_json: String,
+    input: Input,
     reply: Reply,
 }
 
@@ -157,17 +158,17 @@ impl JsPool {
         Ok(Self { jobs, shared })
     }
 
-    /// `!!(expression)` for this event.
-    pub async fn truthy(&self, event_json: String) -> Result<bool, JsError> {
-        match self.submit(Call::Truthy, event_json).await? {
+    /// `!!(expression)` for this event (an [`crate::EventInput`], or JSON text).
+    pub async fn truthy(&self, event: impl Into<Input>) -> Result<bool, JsError> {
+        match self.submit(Call::Truthy, event.into()).await? {
             Outcome::Bool(b) => Ok(b),
             Outcome::Json(_) => Err(JsError::Engine("unexpected reply".into())),
         }
     }
 
     /// The expression's value as JSON, `None` when it is `undefined`.
-    pub async fn value(&self, event_json: String) -> Result<Option<serde_json::Value>, JsError> {
-        match self.submit(Call::Value, event_json).await? {
+    pub async fn value(&self, event: impl Into<Input>) -> Result<Option<serde_json::Value>, JsError> {
+        match self.submit(Call::Value, event.into()).await? {
             Outcome::Json(None) => Ok(None),
             Outcome::Json(Some(text)) => serde_json::from_str(&text)
                 .map(Some)
@@ -177,8 +178,8 @@ impl JsPool {
     }
 
     /// `(expression) === CASES[n]` for this event.
-    pub async fn equals(&self, event_json: String, n: usize) -> Result<bool, JsError> {
-        match self.submit(Call::Equals(n), event_json).await? {
+    pub async fn equals(&self, event: impl Into<Input>, n: usize) -> Result<bool, JsError> {
+        match self.submit(Call::Equals(n), event.into()).await? {
             Outcome::Bool(b) => Ok(b),
             Outcome::Json(_) => Err(JsError::Engine("unexpected reply".into())),
         }
@@ -205,12 +206,12 @@ impl JsPool {
         ))
     }
 
-    async fn submit(&self, call: Call, event_json: String) -> Result<Outcome, JsError> {
+    async fn submit(&self, call: Call, input: Input) -> Result<Outcome, JsError> {
         if self.shared.live.load(Ordering::Acquire) == 0 {
             return Err(self.shared.no_engine());
         }
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Job { call, event_json, reply }) {
+        match self.jobs.try_send(Job { call, input, reply }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 let limits = &self.shared.limits;
@@ -332,7 +333,7 @@ fn work(shared: &Arc<Shared>, slot: &Arc<Slot>) {
         // The lock is held only while waiting for a job, never while evaluating.
         let Ok(job) = lock(&shared.queue).recv() else { return };
         slot.start(job.reply);
-        let result = engine.call(&job.call, &job.event_json);
+        let result = engine.call(&job.call, &job.input);
         let Some(reply) = slot.finish() else {
             tracing::warn!(var = %shared.program.var, "an abandoned JavaScript engine finished; its result is discarded");
             drop(engine);

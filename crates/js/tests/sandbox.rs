@@ -159,3 +159,25 @@ async fn concurrent_evaluations_all_complete() {
         assert!(tokio::time::timeout(Duration::from_secs(30), call).await.unwrap().unwrap().unwrap());
     }
 }
+
+#[tokio::test]
+async fn an_event_input_is_the_object_json_parse_makes_and_is_new_each_time() {
+    use fnmesh_js::{EventData, EventInput};
+    let source = "[JSON.stringify(event), Object.getOwnPropertyNames(event).join(), \
+                  Object.getPrototypeOf(event.data.a) === Object.prototype, (event.seen = (event.seen || 0) + 1)]";
+    let inspect = pool("TRANSFORMER", source);
+    let members = [("id", "1"), ("constructor", "c"), ("data", "an extension named data"), ("myext", "x")];
+    let input = || EventInput {
+        members: members.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        data: Some(EventData::Json(r#"{"a": {"b": [1, 2.5, 1e21, "\u00e9"]}, "__proto__": 1}"#.into())),
+    };
+    let json = r#"{"id":"1","constructor":"c","data":"an extension named data","myext":"x",
+                   "data":{"a":{"b":[1,2.5,1e21,"é"]},"__proto__":1}}"#;
+    let expected = inspect.value(json.to_owned()).await.unwrap();
+    assert_eq!(inspect.value(input()).await.unwrap(), expected);
+    // Each evaluation gets an object of its own: what one sets, the next does not see.
+    assert_eq!(inspect.value(input()).await.unwrap(), expected);
+    assert_eq!(expected.as_ref().unwrap()[3], json!(1));
+    let text = EventInput { members: vec![], data: Some(EventData::Text("{not json".into())) };
+    assert_eq!(pool("T", "event.data").value(text).await.unwrap(), Some(json!("{not json")));
+}

@@ -120,21 +120,7 @@ impl Console {
     /// Writes several log lines with one clock reading and one write (the appender logs
     /// four per event): they stay together, and cost one syscall.
     pub fn log_lines(&self, messages: &[&str]) {
-        // Written digit by digit: chrono's strftime parses its pattern on every call.
-        use chrono::{Datelike, Timelike};
-        use std::fmt::Write as _;
-        let now = chrono::Local::now();
-        let mut stamp = String::with_capacity(20);
-        let _ = write!(
-            stamp,
-            "{:04}/{:02}/{:02} {:02}:{:02}:{:02} ",
-            now.year(),
-            now.month(),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        let stamp = stamp();
         let size = messages.iter().map(|m| stamp.len() + m.len() + 1).sum();
         let mut block = String::with_capacity(size);
         for message in messages {
@@ -148,6 +134,36 @@ impl Console {
             tracing::warn!(%err, "could not write to stderr");
         }
     }
+}
+
+/// Go's `log` stamp for now, `2020/09/14 14:50:00 `, in local time. The local time
+/// zone is looked up once a second at most: the last stamp is kept with its second.
+fn stamp() -> String {
+    use chrono::{Datelike, Timelike};
+    static LAST: Mutex<Option<(i64, String)>> = Mutex::new(None);
+    let now = chrono::Utc::now().timestamp();
+    if let Some((second, stamp)) = &*LAST.lock().unwrap_or_else(PoisonError::into_inner)
+        && *second == now
+    {
+        return stamp.clone();
+    }
+    let local = chrono::DateTime::from_timestamp(now, 0).map(|t| t.with_timezone(&chrono::Local));
+    let mut stamp = String::with_capacity(20);
+    if let Some(t) = local {
+        // Written digit by digit: chrono's strftime parses its pattern on every call.
+        let push = |out: &mut String, n: u32, width: u32, then: char| {
+            crate::rfc3339::push_digits(out, n, width);
+            out.push(then);
+        };
+        push(&mut stamp, u32::try_from(t.year()).unwrap_or_default() % 10_000, 4, '/');
+        push(&mut stamp, t.month(), 2, '/');
+        push(&mut stamp, t.day(), 2, ' ');
+        push(&mut stamp, t.hour(), 2, ':');
+        push(&mut stamp, t.minute(), 2, ':');
+        push(&mut stamp, t.second(), 2, ' ');
+    }
+    *LAST.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, stamp.clone()));
+    stamp
 }
 
 #[cfg(test)]

@@ -18,12 +18,12 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum::{Extension, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -62,14 +62,31 @@ pub fn service(router: Router, config: &ServeConfig) -> Router {
         // A fallback, not a GET route: axum merges it with the function's own
         // `GET /healthz` if there is one, and that route wins.
         .route("/healthz", MethodRouter::new().fallback(healthy))
-        .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) })
-        .layer(Extension(RequestLimits {
-            body: config.body_limit,
-            json_depth: config.json_depth,
-            ..RequestLimits::default()
-        }))
-        .layer(middleware::from_fn(trace_context));
-    limit_headers(router, config)
+        .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) });
+    // One middleware for the three, not a layer each: every layer clones the service
+    // and boxes a future per request.
+    let guard = Guard {
+        headers: HeaderLimits { count: config.max_headers, bytes: config.max_header_bytes },
+        request: RequestLimits { body: config.body_limit, json_depth: config.json_depth, ..RequestLimits::default() },
+    };
+    router.layer(middleware::from_fn(move |request: Request, next: Next| guarded(guard, request, next)))
+}
+
+/// What [`service`]'s middleware checks and adds.
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    headers: HeaderLimits,
+    request: RequestLimits,
+}
+
+/// The header limits (see [`header_limits`]), the extractor's limits as a request
+/// extension, and the trace context (see [`trace_context`]), in that order.
+async fn guarded(guard: Guard, mut request: Request, next: Next) -> Response {
+    if let Some(refused) = over_header_limits(guard.headers, &request) {
+        return refused;
+    }
+    request.extensions_mut().insert(guard.request);
+    trace_context(request, next).await
 }
 
 /// `GET /healthz` for a function whose health can change (an engine pool that can get
@@ -116,6 +133,14 @@ struct HeaderLimits {
 /// Refuses a request with more headers, or more bytes of them, than the limits: a JSON
 /// `431` naming the limit, before any handler runs.
 async fn header_limits(limits: HeaderLimits, request: Request, next: Next) -> Response {
+    match over_header_limits(limits, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+/// The JSON `431` for a request over the limits, if it is.
+fn over_header_limits(limits: HeaderLimits, request: &Request) -> Option<Response> {
     let headers = request.headers();
     if headers.len() > limits.count {
         let error = format!(
@@ -123,7 +148,7 @@ async fn header_limits(limits: HeaderLimits, request: Request, next: Next) -> Re
             headers.len(),
             limits.count
         );
-        return Error::HeadersTooLarge(error).into_response();
+        return Some(Error::HeadersTooLarge(error).into_response());
     }
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if bytes > limits.bytes {
@@ -131,24 +156,25 @@ async fn header_limits(limits: HeaderLimits, request: Request, next: Next) -> Re
             "the request's headers hold {bytes} bytes; at most {} are accepted (FNMESH_MAX_HEADER_BYTES)",
             limits.bytes
         );
-        return Error::HeadersTooLarge(error).into_response();
+        return Some(Error::HeadersTooLarge(error).into_response());
     }
-    next.run(request).await
+    None
 }
 
 /// Copies `traceparent`/`tracestate` from the request onto the reply (unless the
 /// handler set its own) and logs the request at debug level.
 async fn trace_context(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let kept: Vec<_> =
-        TRACE_HEADERS.iter().filter_map(|name| Some((name.clone(), request.headers().get(name)?.clone()))).collect();
+    // What only the debug line needs is taken only when it is written.
+    let debug = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| (Instant::now(), request.method().clone(), request.uri().path().to_owned()));
+    let kept = TRACE_HEADERS.map(|name| Some((request.headers().get(&name)?.clone(), name)));
     let mut response = next.run(request).await;
-    for (name, value) in kept {
+    for (value, name) in kept.into_iter().flatten() {
         response.headers_mut().entry(name).or_insert(value);
     }
-    tracing::debug!(%method, path, status = response.status().as_u16(), elapsed = ?started.elapsed(), "request");
+    if let Some((started, method, path)) = debug {
+        tracing::debug!(%method, path, status = response.status().as_u16(), elapsed = ?started.elapsed(), "request");
+    }
     response
 }
 

@@ -38,11 +38,44 @@ impl Payload {
 
     /// `json.Marshal(payload)`: `{"id":0,"message":"..."}`.
     pub fn to_json(&self) -> String {
-        let mut out = format!("{{\"id\":{},\"message\":", self.sequence);
+        let mut out = String::with_capacity(24 + self.message.len() + self.message.len() / 8);
+        out.push_str("{\"id\":");
+        push_i64(&mut out, self.sequence);
+        out.push_str(",\"message\":");
         gofmt::json_string(&mut out, &self.message);
         out.push('}');
         out
     }
+}
+
+impl Payload {
+    /// Appends `fmt.Sprintf("%+v", &payload)`, as [`fmt::Display`] writes it, without
+    /// the formatting machinery.
+    pub(crate) fn write_go(&self, out: &mut String) {
+        out.push_str("&{Sequence:");
+        push_i64(out, self.sequence);
+        out.push_str(" Message:");
+        out.push_str(&self.message);
+        out.push('}');
+    }
+}
+
+/// `n` in decimal, as `{}` writes it.
+fn push_i64(out: &mut String, n: i64) {
+    let mut digits = [0u8; 20];
+    let (mut rest, mut at) = (n.unsigned_abs(), digits.len());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// `fmt.Sprintf("%+v", &payload)`: `&{Sequence:0 Message:hello}`.
@@ -107,7 +140,8 @@ impl<'de> Visitor<'de> for TopLevel {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GoPayload, A::Error> {
         let mut payload = Payload::default();
-        while let Some(key) = map.next_key::<String>()? {
+        // Keys borrowed from the input when they have no escapes: no allocation per key.
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if key.eq_ignore_ascii_case("id") {
                 if let Some(id) = map.next_value::<Field<i64>>()?.0 {
                     payload.sequence = id;
@@ -140,6 +174,29 @@ impl<'de> Visitor<'de> for TopLevel {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<GoPayload, A::Error> {
         Err(type_error("array", None))
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes: no allocation per key
+/// (serde's `Cow<str>` always copies).
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        de.deserialize_str(KeyVisitor)
     }
 }
 
@@ -301,5 +358,12 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
         assert_eq!(back["message"], "a <b> & \"c\"\n");
+        for n in [0, 7, -1, 10, -10, 1_000_000_007, i64::MAX, i64::MIN] {
+            let p = payload(n, "m");
+            let mut written = String::new();
+            p.write_go(&mut written);
+            assert_eq!(written, p.to_string(), "{n}");
+            assert_eq!(p.to_json(), format!(r#"{{"id":{n},"message":"m"}}"#), "{n}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The three filter dialects, chosen and compiled once at start.
 
 use fnmesh_expr::jsonpath::{Bounded, Query, jsonpath_error};
-use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
+use fnmesh_expr::{EvalConfig, js_error, js_event, one_of, start_js};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
 
@@ -38,7 +38,7 @@ impl Filter {
     /// Whether `incoming` passes.
     pub async fn passes(&self, incoming: &IncomingEvent) -> Result<bool, Error> {
         match self {
-            Self::Js(pool) => pool.truthy(event_view(incoming).to_string()).await.map_err(js_error),
+            Self::Js(pool) => pool.truthy(js_event(incoming)).await.map_err(js_error),
             Self::Cesql(expression) => {
                 let evaluation = expression.evaluate(&incoming.event);
                 // CESQL section 1.2: only `true` with no error passes.

@@ -27,7 +27,7 @@
 use std::sync::Arc;
 
 use axum::extract::Path;
-use fnmesh_expr::{EvalConfig, event_view, js_error};
+use fnmesh_expr::{EvalConfig, js_error, js_event};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::server::{ce_post, health};
 use fnmesh_runtime::{ConfigError, Console, Env, Error, FunctionSpec, IncomingEvent, Reply, Router, ServeConfig};
@@ -67,7 +67,7 @@ impl Switch {
                 self.cases.saturating_sub(1)
             ))
         })?;
-        if self.pool.equals(event_view(&incoming).to_string(), n).await.map_err(js_error)? {
+        if self.pool.equals(js_event(&incoming), n).await.map_err(js_error)? {
             Ok(Reply::event(incoming.event, incoming.encoding))
         } else {
             Ok(Reply::NoEvent)

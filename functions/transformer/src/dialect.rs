@@ -1,7 +1,7 @@
 //! The three transformer dialects, chosen and compiled once at start.
 
 use fnmesh_expr::jsonpath::{Bounded, Template, jsonpath_error};
-use fnmesh_expr::{EvalConfig, event_view, js_error, one_of, start_js};
+use fnmesh_expr::{EvalConfig, event_view, js_error, js_event, one_of, start_js};
 use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
@@ -53,7 +53,7 @@ impl Transform {
     /// The new data for `incoming`; `None` removes the data.
     pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Value>, Error> {
         match self {
-            Self::Js(pool) => pool.value(event_view(incoming).to_string()).await.map_err(js_error),
+            Self::Js(pool) => pool.value(js_event(incoming)).await.map_err(js_error),
             Self::Jq(pool) => {
                 let mut outputs = pool.run(&event_view(incoming).to_string()).await.map_err(jq_error)?;
                 match outputs.len() {

@@ -26,22 +26,25 @@ const SPEC_VERSION: &str = "1.0";
 /// (no `ce-*` headers, no CloudEvents content type).
 pub fn detect(headers: &HeaderMap) -> Result<Option<Encoding>, Error> {
     if let Some(ct) = headers.get(CONTENT_TYPE) {
-        let media = media_type(ct.to_str().unwrap_or_default()).to_ascii_lowercase();
-        if media == STRUCTURED_CONTENT_TYPE {
+        // Compared without case, and lowercased only for an error: no allocation per event.
+        let media = media_type(ct.to_str().unwrap_or_default());
+        if media.eq_ignore_ascii_case(STRUCTURED_CONTENT_TYPE) {
             return Ok(Some(Encoding::Structured));
         }
-        if media == BATCH_CONTENT_TYPE {
+        if media.eq_ignore_ascii_case(BATCH_CONTENT_TYPE) {
             return Err(Error::NotCloudEvent(format!(
                 "batched CloudEvents ({BATCH_CONTENT_TYPE}) are not supported: send one event per request"
             )));
         }
-        if media.starts_with("application/cloudevents+") {
+        const FORMATS: &str = "application/cloudevents+";
+        if media.get(..FORMATS.len()).is_some_and(|start| start.eq_ignore_ascii_case(FORMATS)) {
+            let media = media.to_ascii_lowercase();
             return Err(Error::NotCloudEvent(format!(
                 "unsupported event format {media}: structured mode must be {STRUCTURED_CONTENT_TYPE}"
             )));
         }
     }
-    if headers.contains_key("ce-specversion") {
+    if headers.contains_key(CE_SPECVERSION) {
         return Ok(Some(Encoding::Binary));
     }
     if headers.keys().any(|name| name.as_str().starts_with("ce-")) {
@@ -52,9 +55,21 @@ pub fn detect(headers: &HeaderMap) -> Result<Option<Encoding>, Error> {
     Ok(None)
 }
 
+/// `ce-specversion`, made once (a `&str` key is parsed on every lookup).
+const CE_SPECVERSION: http::HeaderName = http::HeaderName::from_static("ce-specversion");
+
 /// Decodes the CloudEvent in an HTTP message (a request, or a reply to one).
 pub fn decode(headers: &HeaderMap, body: Bytes) -> Result<IncomingEvent, Error> {
-    match detect(headers)? {
+    decode_detected(headers, body, detect(headers)?)
+}
+
+/// [`decode`] once [`detect`] has said which mode the message uses.
+pub(crate) fn decode_detected(
+    headers: &HeaderMap,
+    body: Bytes,
+    encoding: Option<Encoding>,
+) -> Result<IncomingEvent, Error> {
+    match encoding {
         Some(Encoding::Binary) => decode_binary(headers, body),
         Some(Encoding::Structured) => decode_structured(&body),
         None => Err(Error::NotCloudEvent(format!(
@@ -66,29 +81,35 @@ pub fn decode(headers: &HeaderMap, body: Bytes) -> Result<IncomingEvent, Error> 
 
 fn decode_binary(headers: &HeaderMap, body: Bytes) -> Result<IncomingEvent, Error> {
     let mut draft = Draft::new(Encoding::Binary);
-    for name in headers.keys() {
+    // A header's values come one after another: a name seen twice in a row appears
+    // more than once (checked before its value, as a lookup of all its values would).
+    let mut all = headers.iter().peekable();
+    while let Some((name, value)) = all.next() {
         let Some(attribute) = name.as_str().strip_prefix("ce-") else { continue };
-        let mut values = headers.get_all(name).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
+        if all.peek().is_some_and(|(next, _)| *next == name) {
             return Err(Error::InvalidEvent(format!("header {name} appears more than once")));
-        };
-        let bytes = value.as_bytes();
-        // `percent_decode` keeps a stray `%` as it is; the binding says values are
-        // percent-encoded, so `%` must start an escape.
-        let stray = bytes.iter().enumerate().any(|(i, b)| {
-            *b == b'%'
-                && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-        });
-        if stray {
-            return Err(Error::InvalidEvent(format!(
-                "header {name} has an invalid percent-encoding (a % not followed by two hex digits)"
-            )));
         }
-        let text = percent_encoding::percent_decode(bytes)
-            .decode_utf8()
-            .map_err(|_| Error::InvalidEvent(format!("header {name} is not UTF-8 after percent-decoding")))?;
-        draft.set(attribute, Value::Text(text.into_owned()))?;
+        let bytes = value.as_bytes();
+        let text = if bytes.contains(&b'%') {
+            // `percent_decode` keeps a stray `%` as it is; the binding says values are
+            // percent-encoded, so `%` must start an escape.
+            let stray = bytes.iter().enumerate().any(|(i, b)| {
+                *b == b'%'
+                    && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            });
+            if stray {
+                return Err(Error::InvalidEvent(format!(
+                    "header {name} has an invalid percent-encoding (a % not followed by two hex digits)"
+                )));
+            }
+            percent_encoding::percent_decode(bytes).decode_utf8().map(Cow::into_owned)
+        } else {
+            std::str::from_utf8(bytes).map(str::to_owned)
+        };
+        let text =
+            text.map_err(|_| Error::InvalidEvent(format!("header {name} is not UTF-8 after percent-decoding")))?;
+        draft.set(attribute, Value::Text(text))?;
     }
     if let Some(ct) = headers.get(CONTENT_TYPE) {
         let ct = ct.to_str().map_err(|_| Error::InvalidEvent("Content-Type is not ASCII".into()))?;

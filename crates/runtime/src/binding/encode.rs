@@ -38,31 +38,59 @@ pub fn encode(event: &Event, encoding: Encoding) -> Encoded {
     }
 }
 
+/// The names of the context attributes' headers, made once.
+const CE_SPECVERSION: HeaderName = HeaderName::from_static("ce-specversion");
+const CE_ID: HeaderName = HeaderName::from_static("ce-id");
+const CE_SOURCE: HeaderName = HeaderName::from_static("ce-source");
+const CE_TYPE: HeaderName = HeaderName::from_static("ce-type");
+const CE_SUBJECT: HeaderName = HeaderName::from_static("ce-subject");
+const CE_TIME: HeaderName = HeaderName::from_static("ce-time");
+const CE_DATASCHEMA: HeaderName = HeaderName::from_static("ce-dataschema");
+
+/// `value` percent-encoded as a header value. Most values need no escape: they are
+/// copied as they are, without the formatting machinery of the encoder.
+fn header_value(value: &str) -> Option<HeaderValue> {
+    // The bytes of HEADER_VALUE_ESCAPES, and everything outside ASCII.
+    let escape = |b: &u8| !b.is_ascii() || b.is_ascii_control() || matches!(b, b' ' | b'"' | b'%');
+    if !value.as_bytes().iter().any(escape) {
+        return HeaderValue::from_str(value).ok();
+    }
+    HeaderValue::try_from(utf8_percent_encode(value, HEADER_VALUE_ESCAPES).to_string()).ok()
+}
+
 fn binary(event: &Event) -> Encoded {
     let mut headers = HeaderMap::with_capacity(8 + event.iter_extensions().count());
-    let mut put = |name: &str, value: &str| {
-        let encoded = utf8_percent_encode(value, HEADER_VALUE_ESCAPES).to_string();
-        // Both are valid by construction: names come from validated attribute names,
-        // values are percent-encoded ASCII.
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(encoded)) {
+    // Names are valid by construction (validated attribute names), values are
+    // percent-encoded ASCII.
+    let mut put = |name: HeaderName, value: &str| {
+        if let Some(value) = header_value(value) {
             headers.insert(name, value);
         }
     };
-    put("ce-specversion", "1.0");
-    put("ce-id", event.id());
-    put("ce-source", event.source());
-    put("ce-type", event.ty());
+    put(CE_SPECVERSION, "1.0");
+    put(CE_ID, event.id());
+    put(CE_SOURCE, event.source());
+    put(CE_TYPE, event.ty());
     if let Some(subject) = event.subject() {
-        put("ce-subject", subject);
+        put(CE_SUBJECT, subject);
     }
     if let Some(time) = event.time() {
-        put("ce-time", &rfc3339::format(time));
+        put(CE_TIME, &rfc3339::format(time));
     }
     if let Some(schema) = event.dataschema() {
-        put("ce-dataschema", schema.as_str());
+        put(CE_DATASCHEMA, schema.as_str());
     }
-    for (name, value) in event.iter_extensions() {
-        put(&format!("ce-{name}"), &value.to_string());
+    let mut name = String::with_capacity(24);
+    for (extension, value) in event.iter_extensions() {
+        name.clear();
+        name.push_str("ce-");
+        name.push_str(extension);
+        let Ok(name) = HeaderName::try_from(name.as_str()) else { continue };
+        match value {
+            ExtensionValue::String(text) => put(name, text),
+            ExtensionValue::Boolean(b) => put(name, if *b { "true" } else { "false" }),
+            ExtensionValue::Integer(i) => put(name, &i.to_string()),
+        }
     }
     if let Some(ct) = event.datacontenttype().and_then(|ct| HeaderValue::try_from(ct).ok()) {
         headers.insert(CONTENT_TYPE, ct);
@@ -177,6 +205,15 @@ mod tests {
             .unwrap();
         e.set_dataschema(Some(url::Url::parse("http://example.com/schema").unwrap()));
         e
+    }
+
+    #[test]
+    fn header_values_escape_every_byte_as_the_encoder_does() {
+        let all: Vec<String> = (0u8..128).map(|b| char::from(b).to_string()).chain(["é ☁️".into()]).collect();
+        for value in all.iter().map(String::as_str).chain(["plain", "a b", "100%"]) {
+            let expected = utf8_percent_encode(value, HEADER_VALUE_ESCAPES).to_string();
+            assert_eq!(header_value(value).unwrap().to_str().unwrap(), expected, "{value:?}");
+        }
     }
 
     #[test]

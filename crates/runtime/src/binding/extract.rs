@@ -6,7 +6,8 @@ use axum::extract::{FromRequest, Request};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::{Encoding, IncomingEvent, decode, detect, is_json_content_type};
+use super::decode::decode_detected;
+use super::{Encoding, IncomingEvent, detect, is_json_content_type};
 use crate::Error;
 use crate::config::{DEFAULT_BODY_LIMIT, MAX_JSON_DEPTH};
 
@@ -55,7 +56,7 @@ impl<S: Send + Sync> FromRequest<S> for IncomingEvent {
                 limits.json_depth
             )));
         }
-        decode(&parts.headers, bytes)
+        decode_detected(&parts.headers, bytes, encoding)
     }
 }
 

@@ -79,10 +79,10 @@ pub fn go_media_type(content_type: Option<&str>) -> &str {
 /// a `json` subtype (`application/json`, `text/json`) or a `+json` suffix.
 pub fn is_json_content_type(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type.filter(|ct| !ct.trim().is_empty()) else { return true };
-    let media = media_type(ct).to_ascii_lowercase();
-    match media.split_once('/') {
-        Some((_, subtype)) => subtype.rsplit('+').next() == Some("json"),
-        None => media.ends_with("/json"),
+    // Without case, and without lowercasing a copy: this runs on every event.
+    match media_type(ct).split_once('/') {
+        Some((_, subtype)) => subtype.rsplit('+').next().is_some_and(|s| s.eq_ignore_ascii_case("json")),
+        None => false,
     }
 }
 

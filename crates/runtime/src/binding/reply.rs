@@ -35,8 +35,11 @@ impl IntoResponse for Reply {
             Self::Event { event, encoding } => {
                 let encoded = encode(&event, encoding);
                 // A `Body`, not `Bytes`: axum would add `content-type: application/octet-stream`
-                // to an event without data.
-                (StatusCode::OK, encoded.headers, axum::body::Body::from(encoded.body)).into_response()
+                // to an event without data. The encoded headers become the response's as
+                // they are: `(headers, body).into_response()` would insert them one by one.
+                let mut response = axum::body::Body::from(encoded.body).into_response();
+                *response.headers_mut() = encoded.headers;
+                response
             }
             Self::NoEvent => StatusCode::OK.into_response(),
             Self::Accepted => StatusCode::ACCEPTED.into_response(),
