@@ -32,6 +32,8 @@ const TRIGGERS: usize = 10;
 pub struct MeshFigures {
     /// The Sequence through `fnmesh run` at 16 connections.
     pub sequence: Option<Measured>,
+    /// The same, with the live view open (a reader of `/.fnmesh/stream` throughout).
+    pub sequence_watched: Option<Measured>,
     /// A client calling the 3 appenders in order at 16 connections.
     pub direct: Option<Measured>,
     /// The broker's fan-out: events (not deliveries) per second, CPU over all deliveries.
@@ -187,14 +189,21 @@ async fn direct(settings: &Settings) -> Result<Measured, String> {
     Ok(measured)
 }
 
-/// The seed's Sequence through `fnmesh run`.
-async fn sequence(settings: &Settings) -> Result<Measured, String> {
+/// The seed's Sequence through `fnmesh run`; `watched`: with the live view's stream read
+/// all along, as an open page reads it.
+async fn sequence(settings: &Settings, watched: bool) -> Result<Measured, String> {
     let port = free_port()?;
     let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows/sequence");
     let child = fnmesh_run(&[flows.join("services.yaml"), flows.join("sequence.yaml")], port)?;
     let base = format!("http://127.0.0.1:{port}/");
     wait_ready(&format!("{base}.fnmesh/healthz")).await?;
     let pid = child.id().unwrap_or_default();
+    let page = if watched {
+        let mut stream = reqwest::get(format!("{base}.fnmesh/stream")).await.map_err(|e| e.to_string())?;
+        Some(tokio::spawn(async move { while let Ok(Some(_)) = stream.chunk().await {} }))
+    } else {
+        None
+    };
     let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().map_err(|e| e.to_string())?;
     let one = move || {
         let (client, base) = (client.clone(), base.clone());
@@ -206,6 +215,9 @@ async fn sequence(settings: &Settings) -> Result<Measured, String> {
         }
     };
     let measured = concurrent(settings, one, || procfs::cpu_seconds(pid)).await;
+    if let Some(page) = page {
+        page.abort();
+    }
     drop(child);
     Ok(measured)
 }
@@ -299,9 +311,13 @@ pub async fn run(settings: &Settings) -> MeshFigures {
             Ok(m) => figures.direct = Some(m),
             Err(e) => println!("sequence-16 (direct): {e}"),
         }
-        match sequence(settings).await {
+        match sequence(settings, false).await {
             Ok(m) => figures.sequence = Some(m),
             Err(e) => println!("sequence-16 (fnmesh run): {e}"),
+        }
+        match sequence(settings, true).await {
+            Ok(m) => figures.sequence_watched = Some(m),
+            Err(e) => println!("sequence-16 (fnmesh run, live view open): {e}"),
         }
     }
     if wanted("broker") {
@@ -337,6 +353,9 @@ impl MeshFigures {
         }
         if let Some(m) = &self.sequence {
             row("Sequence of 3 appenders (fnmesh run)", m, "per event (fnmesh run)");
+        }
+        if let Some(m) = &self.sequence_watched {
+            row("Sequence of 3 appenders (fnmesh run, live view open)", m, "per event (fnmesh run)");
         }
         if let Some(f) = &self.broker {
             let cpu = f.cpu_per_delivery().map_or_else(|| "-".to_owned(), |c| format!("{c:.1} µs"));
