@@ -79,6 +79,9 @@ pub struct ServicePlan {
     pub name: String,
     /// The Service's namespace.
     pub namespace: String,
+    /// The folder of the manifest that defines it: what a cluster would mount in its
+    /// working directory (`fnmesh run` gives it as `FNMESH_MANIFEST_DIR`).
+    pub manifest_dir: std::path::PathBuf,
     /// `name.namespace.svc.cluster.local`.
     pub host: String,
     /// What runs it.

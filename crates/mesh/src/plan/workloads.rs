@@ -55,15 +55,7 @@ impl Planner<'_> {
             self.problems.add(&doc.place, "spec.template.spec.containers", "at least one container is required");
             return None;
         };
-        let mut env = self.environment(doc, container, "spec.template.spec.containers[0]");
-        // Where the files beside the manifest are, for a function that reads one by a
-        // relative path (the workflow's WORKFLOW_FILE): what a cluster mounts in the
-        // container's working directory.
-        if !env.iter().any(|(name, _)| name == "FNMESH_MANIFEST_DIR") {
-            let dir = doc.place.file.parent().unwrap_or(std::path::Path::new("."));
-            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
-            env.push(("FNMESH_MANIFEST_DIR".to_owned(), dir.display().to_string()));
-        }
+        let env = self.environment(doc, container, "spec.template.spec.containers[0]");
         let local = match Local::of(metadata, template, container, &doc.place.file) {
             Ok(local) => local,
             Err((field, message)) => {
@@ -87,7 +79,10 @@ impl Planner<'_> {
         };
         let index = self.plan.services.len();
         self.origins.push((key(doc.group(), &doc.kind_name, &doc.namespace, &doc.name), index));
+        let dir = doc.place.file.parent().unwrap_or(std::path::Path::new("."));
+        let manifest_dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
         self.plan.services.push(ServicePlan {
+            manifest_dir,
             name: name.to_owned(),
             namespace: doc.namespace.clone(),
             host: format!("{name}.{}.svc.cluster.local", doc.namespace),

@@ -170,8 +170,14 @@ fn plan(options: &Options, out: &Out) -> Result<Plan> {
     Ok(plan)
 }
 
-/// `service` with what `options` give every service: the jq worker program.
+/// `service` with what `fnmesh run` gives every service: its manifest's folder, and the
+/// jq worker program of `options`.
 fn prepared(options: &Options, mut service: ServicePlan) -> ServicePlan {
+    // Where the files beside the manifest are, for a function that reads one by a
+    // relative path (the workflow's WORKFLOW_FILE).
+    if !service.env.iter().any(|(name, _)| name == "FNMESH_MANIFEST_DIR") {
+        service.env.push(("FNMESH_MANIFEST_DIR".to_owned(), service.manifest_dir.display().to_string()));
+    }
     if let Some(worker) = &options.jq_worker
         && !service.env.iter().any(|(name, _)| name == "FNMESH_JQ_WORKER")
     {
