@@ -213,7 +213,7 @@ fn watch_restarts_only_what_changed_and_loses_no_event() {
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until && answers.len() < 200 {
             let out = fnmesh(&["send", "ksvc/one", "--port", &port, "--data", "{}"]);
-            answers.push((out.status.success(), text(&out.stdout)));
+            answers.push((out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr))));
         }
         answers
     });

@@ -35,17 +35,30 @@ pub struct Routes {
     pub gates: HashMap<String, std::sync::Arc<Gate>>,
 }
 
-/// Whether a service is ready; requests wait while it is not (at most its start-up time).
+/// Whether a service is ready; requests wait while it is not (at most its start-up time),
+/// and a restart waits for the requests that got in to be answered, as Knative takes a
+/// pod out of its endpoints and lets queue-proxy drain it before it is stopped.
 #[derive(Debug)]
 pub struct Gate {
     ready: tokio::sync::watch::Sender<bool>,
     wait: Duration,
+    inside: std::sync::atomic::AtomicUsize,
+}
+
+/// A request that got through a [`Gate`]; it leaves when dropped.
+#[derive(Debug)]
+pub struct Inside<'a>(&'a Gate);
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0.inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Gate {
     /// An open gate; requests wait at most `wait` while it is closed.
     pub fn new(wait: Duration) -> Self {
-        Self { ready: tokio::sync::watch::Sender::new(true), wait }
+        Self { ready: tokio::sync::watch::Sender::new(true), wait, inside: std::sync::atomic::AtomicUsize::new(0) }
     }
 
     /// Closes (`false`: the service restarts) or opens it.
@@ -53,10 +66,28 @@ impl Gate {
         self.ready.send_replace(ready);
     }
 
-    /// Returns once the service is ready, or its start-up time has passed.
-    pub async fn ready(&self) {
-        let mut ready = self.ready.subscribe();
-        let _ = tokio::time::timeout(self.wait, ready.wait_for(|ready| *ready)).await;
+    /// Waits until the service is ready (or its start-up time has passed), and enters.
+    pub async fn enter(&self) -> Inside<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let deadline = tokio::time::Instant::now() + self.wait;
+        loop {
+            let mut ready = self.ready.subscribe();
+            let _ = tokio::time::timeout_at(deadline, ready.wait_for(|ready| *ready)).await;
+            self.inside.fetch_add(1, SeqCst);
+            // Closed between the wait and the entry: out again, and wait for it to open.
+            if *self.ready.borrow() || tokio::time::Instant::now() >= deadline {
+                return Inside(self);
+            }
+            self.inside.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Once closed: waits until every request that got in has its answer (at most `grace`).
+    pub async fn drained(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.inside.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }
 
@@ -167,9 +198,11 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Attempt {
         let (actual, host) = self.route(url);
-        if let Some(gate) = host.as_ref().and_then(|h| self.routes.gates.get(h)) {
-            gate.ready().await;
-        }
+        let gate = host.as_ref().and_then(|h| self.routes.gates.get(h)).cloned();
+        let _inside = match &gate {
+            Some(gate) => Some(gate.enter().await),
+            None => None,
+        };
         let limit = host.as_ref().and_then(|h| self.routes.concurrency.get(h)).cloned();
         let _permit = match limit {
             Some(limit) => limit.acquire_owned().await.ok(),

@@ -56,6 +56,8 @@ impl Running {
         let built_in = began.elapsed();
         let gate = self.services[index].gate.clone();
         gate.set_ready(false);
+        // What got in is answered by the old process before it stops.
+        gate.drained(self.grace).await;
         let port = self.services[index].started.addr.port();
         let old = std::mem::replace(&mut self.services[index].started, Started::placeholder(port));
         old.stop(self.grace).await;
