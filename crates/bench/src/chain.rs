@@ -15,20 +15,22 @@ use crate::cases::free_port;
 
 const SEQUENCE_HOST: &str = "sequence-kn-sequence-0-kn-channel.default.svc.cluster.local";
 
-fn binary(name: &str) -> Result<std::path::PathBuf, String> {
+/// A binary `hack/bench` built, beside this one.
+pub(crate) fn binary(name: &str) -> Result<std::path::PathBuf, String> {
     let path = crate::cases::exe_dir()?.join(name);
     if path.is_file() { Ok(path) } else { Err(format!("{} is not built (hack/bench builds it)", path.display())) }
 }
 
-async fn wait_ready(url: &str) -> Result<(), String> {
+/// Returns once `url` answers `2xx` (at most 10 s).
+pub(crate) async fn wait_ready(url: &str) -> Result<(), String> {
     let client = reqwest::Client::new();
-    for _ in 0..2000 {
+    for _ in 0..5000 {
         if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Err(format!("{url} did not answer within 4s"))
+    Err(format!("{url} did not answer within 10s"))
 }
 
 /// The benchmark's event, with the appender's data.
@@ -60,7 +62,9 @@ fn at(latencies: &[Duration], q: f64) -> Duration {
     latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
 }
 
-async fn direct(settings: &Settings) -> Result<Vec<Duration>, String> {
+/// The seed's 3 appenders as processes on loopback, ready: the children (killed when
+/// dropped) and their URLs, in order.
+pub(crate) async fn three_appenders() -> Result<(Vec<Child>, Vec<String>), String> {
     let mut children: Vec<Child> = Vec::new();
     let mut urls = Vec::new();
     for n in 0..3 {
@@ -80,6 +84,11 @@ async fn direct(settings: &Settings) -> Result<Vec<Duration>, String> {
         wait_ready(&format!("{url}healthz")).await?;
         urls.push(url);
     }
+    Ok((children, urls))
+}
+
+async fn direct(settings: &Settings) -> Result<Vec<Duration>, String> {
+    let (children, urls) = three_appenders().await?;
     let client = reqwest::Client::new();
     let (headers, body) = event();
     let result = measure(settings, || {

@@ -20,6 +20,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::process::{Child, Command};
 
 use crate::cases::free_port;
+use crate::chain::{binary, wait_ready};
 use crate::load::{Measured, Shot};
 use crate::{Settings, procfs};
 
@@ -63,22 +64,6 @@ impl Fanout {
     pub fn cpu_per_delivery(&self) -> Option<f64> {
         self.cpu_seconds.map(|s| s * 1e6 / self.delivered.max(1) as f64)
     }
-}
-
-fn binary(name: &str) -> Result<PathBuf, String> {
-    let path = crate::cases::exe_dir()?.join(name);
-    if path.is_file() { Ok(path) } else { Err(format!("{} is not built (hack/bench builds it)", path.display())) }
-}
-
-async fn wait_ready(url: &str) -> Result<(), String> {
-    let client = reqwest::Client::new();
-    for _ in 0..5000 {
-        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Err(format!("{url} did not answer within 10s"))
 }
 
 fn fnmesh_run(paths: &[PathBuf], port: u16) -> Result<Child, String> {
@@ -145,25 +130,7 @@ fn event() -> (HeaderMap, Bytes) {
 
 /// A client calling 3 appenders in order, each reply the next request.
 async fn direct(settings: &Settings) -> Result<Measured, String> {
-    let mut children = Vec::new();
-    let mut urls = Vec::new();
-    for n in 0..3 {
-        let port = free_port()?;
-        let child = Command::new(binary("appender")?)
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("FNMESH_LISTEN_ADDR", "127.0.0.1")
-            .env("MESSAGE", format!(" - Handled by {n}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        children.push(child);
-        let url = format!("http://127.0.0.1:{port}/");
-        wait_ready(&format!("{url}healthz")).await?;
-        urls.push(url);
-    }
+    let (children, urls) = crate::chain::three_appenders().await?;
     let pids: Vec<u32> = children.iter().filter_map(Child::id).collect();
     let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().map_err(|e| e.to_string())?;
     let urls = Arc::new(urls);
