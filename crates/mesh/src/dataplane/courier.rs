@@ -171,7 +171,10 @@ impl Courier {
                 let headers = with_new_span(headers);
                 let answer = match to_mesh.then(|| self.handoff(&target.url)).flatten() {
                     Some((mesh, destination)) => mesh.handed(destination, event, &headers, policy.timeout).await,
-                    None => self.transport.post(&target.url, event, headers, policy.timeout, encoding).await,
+                    // Boxed: the HTTP client's future is large, and every future that holds
+                    // this one (a channel's fan-out, a broker's triggers) is moved whole
+                    // into its task.
+                    None => Box::pin(self.transport.post(&target.url, event, headers, policy.timeout, encoding)).await,
                 };
                 match answer {
                     Attempt::Answered { status, headers: answer, body, elapsed } => {

@@ -73,8 +73,9 @@ impl Mesh {
 
     /// What a channel or broker does with `event` and answers, for the ingress and for
     /// the mesh's own hops alike: a channel fans it out (in the background when it is
-    /// asynchronous, within the backlog), a broker takes it in. Boxed: a channel's
-    /// fan-out hands events on to the next, so the future would contain itself.
+    /// asynchronous, within the backlog), a broker takes it in. Boxed, and the fan-out
+    /// and the broker's deliveries boxed within: their futures are large (kilobytes),
+    /// and a future is moved whole into its task.
     pub fn accept(
         self: &Arc<Self>,
         destination: Destination,
@@ -103,14 +104,14 @@ impl Mesh {
                     });
                     StatusCode::ACCEPTED.into_response()
                 }
-                Destination::Channel(channel) => match self.fan_out(channel.clone(), event, headers).await {
+                Destination::Channel(channel) => match Box::pin(self.fan_out(channel.clone(), event, headers)).await {
                     Ok(()) => StatusCode::ACCEPTED.into_response(),
                     Err(e) => {
                         self.courier.out.log(&format!("{}: answering 500: {e}", channel.label));
                         Error::Internal(e).into_response()
                     }
                 },
-                Destination::Broker(broker) => match self.broker_ingress(broker, event, headers).await {
+                Destination::Broker(broker) => match Box::pin(self.broker_ingress(broker, event, headers)).await {
                     Admission::Accepted => StatusCode::ACCEPTED.into_response(),
                     Admission::Failed(e) => Error::Internal(e).into_response(),
                     Admission::LoopDropped => {

@@ -55,7 +55,9 @@ where
     let results = if deliveries.len() == 1 {
         let mut results = Vec::with_capacity(1);
         for delivery in deliveries {
-            results.push(delivery.await);
+            // Boxed, as `join_all` keeps them: a delivery's future is large, and the
+            // future of what awaits it is moved whole into its task.
+            results.push(Box::pin(delivery).await);
         }
         results
     } else {
