@@ -19,6 +19,7 @@ mod json;
 mod limits;
 mod pool;
 mod protocol;
+mod read;
 mod spawner;
 mod worker;
 

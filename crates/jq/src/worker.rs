@@ -96,7 +96,7 @@ fn die_with_parent() -> Result<(), String> {
 
 /// Runs the filter on one input line and writes the reply (one JSON line) to `reply`.
 fn evaluate(config: &Config, filter: &Filter, line: &[u8], reply: &mut Vec<u8>) {
-    let input = match json::read(line) {
+    let input = match crate::read::read(&bytes::Bytes::copy_from_slice(line)) {
         Ok(input) => input,
         Err(message) => return error(reply, ErrorKind::Runtime, message),
     };
