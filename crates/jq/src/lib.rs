@@ -14,9 +14,11 @@
 
 mod command;
 mod compile;
+mod driver;
 mod error;
 mod json;
 mod limits;
+mod outputs;
 mod pool;
 mod protocol;
 mod read;
@@ -26,6 +28,7 @@ mod worker;
 pub use command::WorkerCommand;
 pub use error::JqError;
 pub use limits::Limits;
+pub use outputs::Outputs;
 pub use pool::JqPool;
 pub use worker::worker_main;
 

@@ -8,8 +8,8 @@
 //! growing and rehashing). Nesting is bounded by [`MAX_INPUT_DEPTH`].
 
 use bytes::Bytes;
-use hifijson::token::{Expect, Lex};
 use hifijson::num::LexWrite as _;
+use hifijson::token::{Expect, Lex};
 use hifijson::{Error, Read as _, SliceLexer, Write as _, escape, str};
 use jaq_json::{Map, Num, Val};
 
@@ -199,8 +199,21 @@ mod tests {
     #[test]
     fn errors_are_jaqs() {
         for text in [
-            "", "{", "[1,", "[1 2]", "{\"a\" 1}", "\"open", "\"bad \\q\"", "\"\\u12\"", "\"ctl \u{1}\"", "1 2", "-",
-            "nul", "[1,]", "\"\\ud800\"", r#"b"\u0041""#,
+            "",
+            "{",
+            "[1,",
+            "[1 2]",
+            "{\"a\" 1}",
+            "\"open",
+            "\"bad \\q\"",
+            "\"\\u12\"",
+            "\"ctl \u{1}\"",
+            "1 2",
+            "-",
+            "nul",
+            "[1,]",
+            "\"\\ud800\"",
+            r#"b"\u0041""#,
         ] {
             same_as_jaq(text);
         }
