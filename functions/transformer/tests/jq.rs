@@ -70,3 +70,16 @@ fn start_up_errors_give_the_position() {
     let err = SPEC.build(&worker, Console::null()).unwrap_err().to_string();
     assert!(err.starts_with("TRANSFORMER_JQ: jq worker: cannot start /nonexistent"), "{err}");
 }
+
+#[tokio::test]
+async fn data_goes_through_as_written_or_as_text() {
+    let router = transformer("[.data, .id]");
+    let pretty = CeRequest::binary()
+        .header("content-type", "application/json")
+        .body("{\n  \"message\": \"two\\nlines\",\n  \"n\": [1, 2.5]\n}");
+    let answer = call(&router, &pretty).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!([{"message": "two\nlines", "n": [1, 2.5]}, "1"]));
+    let text = CeRequest::binary().header("content-type", "text/plain").body("not {json}\n");
+    assert_eq!(call(&router, &text).await.json(), json!(["not {json}\n", "1"]));
+}
