@@ -38,7 +38,7 @@ const READ_BYTES: usize = 64 * 1024;
 /// An evaluation waiting for a worker.
 #[derive(Debug)]
 pub(crate) struct Job {
-    /// The input, JSON text.
+    /// The input, a frame payload (see [`crate::input`]).
     pub input: Vec<u8>,
     /// Where its result goes.
     pub reply: oneshot::Sender<Result<Outputs, JqError>>,

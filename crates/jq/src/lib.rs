@@ -16,8 +16,10 @@ mod command;
 mod compile;
 mod driver;
 mod error;
+mod input;
 mod json;
 mod limits;
+mod object;
 mod outputs;
 mod pool;
 mod protocol;
@@ -27,6 +29,7 @@ mod worker;
 
 pub use command::WorkerCommand;
 pub use error::JqError;
+pub use input::ObjectInput;
 pub use limits::Limits;
 pub use outputs::Outputs;
 pub use pool::JqPool;

@@ -13,7 +13,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::driver::{self, Job, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::outputs::Outputs;
 use crate::protocol::{Config, Message, PROTOCOL};
-use crate::{JqError, Limits, WorkerCommand, compile, spawner};
+use crate::{JqError, Limits, ObjectInput, WorkerCommand, compile, spawner};
 
 /// A compiled jq program and the worker processes that run it.
 #[derive(Debug)]
@@ -85,12 +85,21 @@ impl JqPool {
 
     /// Every output of the program for `input` (one JSON value, as text), parsed.
     pub async fn run(&self, input: &str) -> Result<Vec<serde_json::Value>, JqError> {
-        let outputs = self.run_json(input.as_bytes().to_vec()).await?;
+        let outputs = self.run_json(input.as_bytes()).await?;
         outputs.values().map_err(|e| JqError::Worker(format!("unreadable output: {e}")))
     }
 
     /// Every output of the program for `input` (one JSON value, as text), as JSON text.
-    pub async fn run_json(&self, input: Vec<u8>) -> Result<Outputs, JqError> {
+    pub async fn run_json(&self, input: &[u8]) -> Result<Outputs, JqError> {
+        self.evaluate(crate::input::json(input)).await
+    }
+
+    /// Every output of the program for the object `input`, as JSON text.
+    pub async fn run_object(&self, input: ObjectInput) -> Result<Outputs, JqError> {
+        self.evaluate(input.into_payload()).await
+    }
+
+    async fn evaluate(&self, input: Vec<u8>) -> Result<Outputs, JqError> {
         self.shared.start_drivers();
         let (reply, result) = oneshot::channel();
         self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(Job { input, reply });

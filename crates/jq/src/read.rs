@@ -16,6 +16,15 @@ use jaq_json::{Map, Num, Val};
 /// Deepest nesting of arrays and objects in an input (deeper would risk the stack).
 pub(crate) const MAX_INPUT_DEPTH: usize = 1024;
 
+/// The value of a frame's payload: JSON text or an object (see [`crate::input`]).
+pub(crate) fn read_payload(payload: &Bytes) -> Result<Val, String> {
+    match payload.first() {
+        Some(&crate::input::JSON) => read(&payload.slice(1..)),
+        Some(&crate::input::OBJECT) => crate::object::read_object(payload),
+        _ => Err("an input of no known kind".to_owned()),
+    }
+}
+
 /// Parses exactly one JSON value from `input`.
 pub(crate) fn read(input: &Bytes) -> Result<Val, String> {
     let mut parser = Parser { base: input, stack: Vec::new(), depth: 0 };

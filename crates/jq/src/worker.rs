@@ -26,7 +26,7 @@ use jaq_json::Val;
 use crate::compile::{Data, Filter, compile, global_values};
 use crate::json::{self, WriteError};
 use crate::protocol::{Config, ErrorKind, HEADER, Message, PROTOCOL, Tag, begin_frame, end_frame, frame_len, truncate};
-use crate::read::read;
+use crate::read::read_payload;
 
 /// The worker's `main`: call it when the process was started with [`crate::WORKER_ARG`].
 pub fn worker_main() -> ExitCode {
@@ -148,7 +148,7 @@ fn die_with_parent() -> Result<(), String> {
 /// Runs the filter on one input and appends the reply frame to `replies`.
 fn evaluate(config: &Config, filter: &Filter, input: &Bytes, replies: &mut Vec<u8>) {
     let frame = begin_frame(replies);
-    let input = match read(input) {
+    let input = match read_payload(input) {
         Ok(input) => input,
         Err(message) => return error(replies, frame, Tag::Runtime, message),
     };

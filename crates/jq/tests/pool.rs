@@ -155,8 +155,7 @@ async fn a_cancelled_evaluation_does_not_stop_the_pool() {
 #[tokio::test]
 async fn inputs_may_span_lines_and_outputs_hold_newlines() {
     let pool = pool("[.a, \"x\\ny\"], .b", limits()).await;
-    let outputs =
-        pool.run_json(b"{\n  \"a\": \"line\\nbreak\",\n  \"b\": {\"c\": [1, 2.5]}\n}".to_vec()).await.unwrap();
+    let outputs = pool.run_json(b"{\n  \"a\": \"line\\nbreak\",\n  \"b\": {\"c\": [1, 2.5]}\n}").await.unwrap();
     assert_eq!(outputs.len(), 2);
     let texts: Vec<&[u8]> = outputs.iter().collect();
     assert_eq!(texts, vec![&br#"["line\nbreak","x\ny"]"#[..], &br#"{"c":[1,2.5]}"#[..]]);
@@ -184,4 +183,16 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn object_inputs_are_built_member_by_member() {
+    let pool = pool("[.id, .data, .text]", limits()).await;
+    let mut input = fnmesh_jq::ObjectInput::with_capacity(64);
+    input.string("id", "é\n1");
+    input.json_or_text("data", b"{\n \"n\": [1, 2.5]\n}");
+    input.json_or_text("text", b"{not json");
+    let outputs = pool.run_object(input).await.unwrap();
+    let output = String::from_utf8(outputs.into_single().unwrap()).unwrap();
+    assert_eq!(output, r#"["é\n1",{"n":[1,2.5]},"{not json"]"#);
 }
