@@ -33,6 +33,7 @@
 //! until its abandoned engine thread ends.
 
 mod dialect;
+mod jq_input;
 
 use std::sync::Arc;
 
