@@ -138,7 +138,13 @@ impl Shared {
     /// Waits for evaluations and moves them to `batch` (all that wait, within the batch
     /// limits); `false` once the pool is closed.
     pub(crate) async fn take(&self, batch: &mut VecDeque<Job>) -> bool {
+        let mut waited = false;
         loop {
+            if waited {
+                // Woken by the first evaluation queued: the request tasks that are ready
+                // to run queue theirs first, and they go together.
+                tokio::task::yield_now().await;
+            }
             let notified = self.work.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
@@ -170,6 +176,7 @@ impl Shared {
                 return true;
             }
             notified.await;
+            waited = true;
         }
     }
 }

@@ -63,6 +63,8 @@ const READ_BYTES: usize = 64 * 1024;
 /// starts that late (the pool's deadlines count from the replies it gets).
 fn serve(config: &Config, filter: &Filter, input: &mut impl Read, output: &mut impl Write) {
     let hold = Duration::from_micros(config.hold_micros);
+    // The globals ($ENV), made once: each evaluation gets a reference.
+    let globals = Vars::new(global_values());
     let mut chunk = vec![0; READ_BYTES];
     let mut pending: Vec<u8> = Vec::new();
     let mut replies = Vec::with_capacity(READ_BYTES);
@@ -84,7 +86,7 @@ fn serve(config: &Config, filter: &Filter, input: &mut impl Read, output: &mut i
             if !replies.is_empty() && started.elapsed() >= hold && !send(output, &mut replies) {
                 return;
             }
-            evaluate(config, filter, &batch.slice(at + HEADER..at + HEADER + len), &mut replies);
+            evaluate(config, filter, &globals, &batch.slice(at + HEADER..at + HEADER + len), &mut replies);
             at += HEADER + len;
         }
         if !send(output, &mut replies) {
@@ -146,7 +148,7 @@ fn die_with_parent() -> Result<(), String> {
 }
 
 /// Runs the filter on one input and appends the reply frame to `replies`.
-fn evaluate(config: &Config, filter: &Filter, input: &Bytes, replies: &mut Vec<u8>) {
+fn evaluate(config: &Config, filter: &Filter, globals: &Vars<Val>, input: &Bytes, replies: &mut Vec<u8>) {
     let frame = begin_frame(replies);
     let input = match read_payload(input) {
         Ok(input) => input,
@@ -156,7 +158,7 @@ fn evaluate(config: &Config, filter: &Filter, input: &Bytes, replies: &mut Vec<u
     // The outputs' JSON and their newlines count against the budget.
     let budget = config.max_output_bytes;
     let limit = replies.len() + budget;
-    let ctx = Ctx::<Data>::new(&filter.lut, Vars::new(global_values()));
+    let ctx = Ctx::<Data>::new(&filter.lut, globals.clone());
     for (count, output) in filter.id.run((ctx, input)).enumerate() {
         if count == config.max_outputs {
             let message = format!("the program yields more than {} outputs", config.max_outputs);
