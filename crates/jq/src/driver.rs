@@ -34,6 +34,8 @@ pub(crate) const MAX_BATCH: usize = 64;
 pub(crate) const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// Bytes asked of the pipe at once.
 const READ_BYTES: usize = 64 * 1024;
+/// Room for replies kept between reads (more, after a large reply, is given back).
+const KEPT_BYTES: usize = 1024 * 1024;
 
 /// An evaluation waiting for a worker.
 #[derive(Debug)]
@@ -212,6 +214,10 @@ async fn fill(stdout: &mut ChildStdout, read: &mut Vec<u8>, taken: &mut usize) -
     if *taken > 0 {
         read.drain(..*taken);
         *taken = 0;
+    }
+    if read.is_empty() && read.capacity() > KEPT_BYTES {
+        // A large reply passed: its room is not kept for the next ones.
+        *read = Vec::new();
     }
     read.reserve(READ_BYTES);
     match stdout.read_buf(read).await? {

@@ -55,6 +55,8 @@ pub fn worker_main() -> ExitCode {
 
 /// Bytes asked of the pipe at once.
 const READ_BYTES: usize = 64 * 1024;
+/// Room for replies kept between batches.
+const KEPT_BYTES: usize = 1024 * 1024;
 
 /// Answers frames until the input ends or the output breaks. Every complete frame that
 /// one read brings is evaluated before the next read, and their replies go out in one
@@ -110,6 +112,8 @@ fn complete_frames(buf: &[u8]) -> usize {
 fn send(output: &mut impl Write, replies: &mut Vec<u8>) -> bool {
     let sent = output.write_all(replies).and_then(|()| output.flush()).is_ok();
     replies.clear();
+    // After a large reply, its room is given back (it counts against RLIMIT_AS).
+    replies.shrink_to(KEPT_BYTES);
     sent
 }
 

@@ -196,3 +196,14 @@ async fn object_inputs_are_built_member_by_member() {
     let output = String::from_utf8(outputs.into_single().unwrap()).unwrap();
     assert_eq!(output, r#"["é\n1",{"n":[1,2.5]},"{not json"]"#);
 }
+
+/// Large inputs and outputs cross the pipes (more than a pipe holds), and the next
+/// evaluation is served as usual.
+#[tokio::test]
+async fn large_inputs_and_outputs_cross_the_pipes() {
+    let pool = pool("if type == \"string\" then . * 3 else . end", limits()).await;
+    let input = format!("\"{}\"", "x".repeat(1 << 20));
+    let outputs = pool.run_json(input.as_bytes()).await.unwrap();
+    assert_eq!(outputs.into_single().unwrap().len(), 3 * (1 << 20) + 2);
+    assert_eq!(pool.run("1").await.unwrap(), vec![json!(1)]);
+}
