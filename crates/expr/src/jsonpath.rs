@@ -16,9 +16,14 @@
 //! `$..*` on that event: every node with its path as a string). Functions evaluate with
 //! [`Bounded`], under the same settings as JavaScript and jq ([`crate::EvalConfig`]):
 //!
-//! * **off the request threads**: `FNMESH_EVAL_WORKERS` threads of its own, which also
-//!   parse the event's data, 4 096 evaluations waiting at most (then `503`), so
-//!   `/healthz` and other requests go on;
+//! * **small events on the request thread, large ones off it**: an event whose data is at
+//!   most [`Limits::inline_bytes`] (`FNMESH_EVAL_INLINE_BYTES`, 64 KiB) is evaluated
+//!   where it arrived, under the same bounds: a thread hop and a copy of the event cost
+//!   more than the whole evaluation of a typical event, and on so little data even a
+//!   quadratic query is bounded by the deadline below. Larger events go to
+//!   `FNMESH_EVAL_WORKERS` threads of their own, which also parse the event's data, 4 096
+//!   evaluations waiting at most (then `503`), so `/healthz` and other requests go on
+//!   while a slow query runs on a large event;
 //! * **time**: `FNMESH_EVAL_TIMEOUT` from the start of the evaluation, then `503`
 //!   (retried);
 //! * **memory**: `FNMESH_EVAL_MEMORY` for what an evaluation keeps, then `422` (the same
@@ -42,6 +47,8 @@
 //! again for another process.
 
 mod eval;
+#[cfg(test)]
+mod inline_tests;
 mod pattern;
 mod pool;
 
@@ -66,7 +73,14 @@ pub struct Limits {
     pub workers: usize,
     /// Evaluations that may wait for a thread; beyond that, [`JsonPathError::Busy`].
     pub queue: usize,
+    /// Events whose data takes at most this many bytes are evaluated on the calling
+    /// thread (within the same time and memory limits); `0`: every event goes to the
+    /// threads.
+    pub inline_bytes: usize,
 }
+
+/// [`Limits::inline_bytes`] unless set: 64 KiB.
+pub const DEFAULT_INLINE_BYTES: usize = 64 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -75,6 +89,7 @@ impl Default for Limits {
             memory_bytes: 64 * 1024 * 1024,
             workers: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             queue: 4096,
+            inline_bytes: DEFAULT_INLINE_BYTES,
         }
     }
 }
@@ -213,7 +228,23 @@ impl<T> Bounded<T> {
         &self.program
     }
 
-    /// Runs `job` on a pool thread over the document `view` makes there: parsing an
+    /// Whether `incoming` is evaluated on the calling thread: its data is small enough.
+    fn inline(&self, incoming: &IncomingEvent) -> bool {
+        let bytes = incoming.wire_data.as_ref().map_or(0, |data| data.len());
+        self.limits.inline_bytes > 0 && bytes <= self.limits.inline_bytes
+    }
+
+    /// Runs `job` here, over `view`, within the limits; the deadline starts now.
+    fn evaluate_here<R>(
+        &self,
+        view: &Value,
+        job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop>,
+    ) -> Result<R, JsonPathError> {
+        let budget = Budget::new(Instant::now() + self.limits.timeout, self.limits.memory_bytes);
+        job(&self.program, &mut Eval::new(view, budget)).map_err(|stop| stopped(stop, &self.limits))
+    }
+
+    /// Runs `job` on a pool thread over the document `view` makes there: parsing a large
     /// event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too, not for the
     /// request threads. The deadline starts once the document is made.
     async fn evaluate<R: Send + 'static>(
@@ -233,35 +264,48 @@ impl<T> Bounded<T> {
                 job(&program, &mut Eval::new(&view, budget))
             })
             .await?;
-        outcome.map_err(|stop| match stop {
-            Stop::Timeout => JsonPathError::Timeout(limits.timeout),
-            Stop::TooLarge => JsonPathError::TooLarge(limits.memory_bytes),
-            Stop::TooDeep => JsonPathError::TooDeep,
-        })
+        outcome.map_err(|stop| stopped(stop, &limits))
+    }
+}
+
+/// The error for an evaluation that stopped.
+fn stopped(stop: Stop, limits: &Limits) -> JsonPathError {
+    match stop {
+        Stop::Timeout => JsonPathError::Timeout(limits.timeout),
+        Stop::TooLarge => JsonPathError::TooLarge(limits.memory_bytes),
+        Stop::TooDeep => JsonPathError::TooDeep,
     }
 }
 
 impl Bounded<Query> {
-    /// Whether the query selects at least one node of `view`.
+    /// Whether the query selects at least one node of `view` (on a thread of the pool).
     pub async fn matches(&self, view: Value) -> Result<bool, JsonPathError> {
         self.evaluate(move || view, |query, eval| eval.exists(&query.path)).await
     }
 
-    /// Whether the query selects at least one node of the event's [`event_view`].
+    /// Whether the query selects at least one node of the event's [`event_view`]: here
+    /// when its data is small, else on a thread of the pool.
     pub async fn matches_event(&self, incoming: &IncomingEvent) -> Result<bool, JsonPathError> {
+        if self.inline(incoming) {
+            return self.evaluate_here(&event_view(incoming), |query, eval| eval.exists(&query.path));
+        }
         let incoming = incoming.clone();
         self.evaluate(move || event_view(&incoming), |query, eval| eval.exists(&query.path)).await
     }
 }
 
 impl Bounded<Template> {
-    /// The template filled from `view`.
+    /// The template filled from `view` (on a thread of the pool).
     pub async fn render(&self, view: Value) -> Result<Value, JsonPathError> {
         self.evaluate(move || view, |template, eval| render(&template.0, eval)).await
     }
 
-    /// The template filled from the event's [`event_view`].
+    /// The template filled from the event's [`event_view`]: here when its data is small,
+    /// else on a thread of the pool.
     pub async fn render_event(&self, incoming: &IncomingEvent) -> Result<Value, JsonPathError> {
+        if self.inline(incoming) {
+            return self.evaluate_here(&event_view(incoming), |template, eval| render(&template.0, eval));
+        }
         let incoming = incoming.clone();
         self.evaluate(move || event_view(&incoming), |template, eval| render(&template.0, eval)).await
     }
@@ -356,7 +400,7 @@ mod tests {
     }
 
     fn limits(timeout: Duration, memory_bytes: usize) -> Limits {
-        Limits { timeout, memory_bytes, workers: 1, queue: 8 }
+        Limits { timeout, memory_bytes, workers: 1, queue: 8, inline_bytes: DEFAULT_INLINE_BYTES }
     }
 
     #[tokio::test]

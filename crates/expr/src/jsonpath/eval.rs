@@ -878,12 +878,20 @@ mod tests {
         assert_eq!(eval.copy(&doc), Err(Stop::TooLarge));
     }
 
+    /// On the pool's threads, and on a tokio worker thread (2 MiB of stack), where small
+    /// events are evaluated.
     #[test]
     fn nesting_stops_before_the_stack_of_an_evaluation_thread_runs_out() {
+        for stack in [super::super::pool::STACK_BYTES, 2 * 1024 * 1024] {
+            nesting_stops_within(stack);
+        }
+    }
+
+    fn nesting_stops_within(stack: usize) {
         // serde_json drops and compares deep values recursively: keep them to one thread.
         let on_evaluation_stack = |query: &'static str, levels: usize| {
             std::thread::Builder::new()
-                .stack_size(super::super::pool::STACK_BYTES)
+                .stack_size(stack)
                 .spawn(move || {
                     let mut deep = json!(0);
                     for _ in 0..levels {
