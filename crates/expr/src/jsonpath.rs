@@ -41,11 +41,16 @@
 //! every 64 bytes (`pattern`): nothing runs unchecked, so an evaluation stops within
 //! milliseconds of its deadline and its thread is free again.
 //!
+//! The evaluator reads the event as `doc::Json`, the event view with its strings
+//! borrowed from the event where they can be, not as `serde_json::Value`s: building and
+//! dropping those cost a small event five times what its query did.
+//!
 //! Not the jq workers' processes: JSONPath also runs inside `fnmesh run` and inside test
 //! executables, which cannot be workers; an evaluation that stops itself needs no kill
 //! nor a process start after each timeout, and the event is not serialized and parsed
 //! again for another process.
 
+mod doc;
 mod eval;
 #[cfg(test)]
 mod inline_tests;
@@ -59,7 +64,9 @@ use fnmesh_runtime::{Error, IncomingEvent};
 use jsonpath_rust::parser::parse_json_path;
 use serde_json::{Map, Value};
 
+#[cfg(doc)]
 use crate::event_view;
+use doc::{Json, event_doc};
 use eval::{Budget, Eval, Path, Stop};
 
 /// How long and how much memory one evaluation may use, and how many run at once.
@@ -162,15 +169,18 @@ impl Query {
         Ok(Self { text: text.to_owned(), path })
     }
 
-    /// The nodes `value` has at this path. No time or memory limit: for trusted
-    /// documents and tests; functions use [`Bounded`]. Empty past the nesting limit.
-    pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
-        Eval::new(value, Budget::unlimited()).select(&self.path).unwrap_or_default()
+    /// Copies of the nodes `value` has at this path. No time or memory limit: for
+    /// trusted documents and tests; functions use [`Bounded`]. Empty past the nesting
+    /// limit.
+    pub fn select(&self, value: &Value) -> Vec<Value> {
+        let doc = Json::from_value(value);
+        let nodes = Eval::new(&doc, Budget::unlimited()).select(&self.path).unwrap_or_default();
+        nodes.into_iter().map(Json::to_value).collect()
     }
 
     /// Whether the query selects at least one node (no limits, as [`Self::select`]).
     pub fn matches(&self, value: &Value) -> bool {
-        Eval::new(value, Budget::unlimited()).exists(&self.path).unwrap_or(false)
+        Eval::new(&Json::from_value(value), Budget::unlimited()).exists(&self.path).unwrap_or(false)
     }
 
     /// The query's text.
@@ -185,7 +195,7 @@ pub struct Template(Node);
 
 #[derive(Debug, Clone)]
 enum Node {
-    Literal(Value),
+    Literal(Json<'static>),
     Query(Query),
     Array(Vec<Node>),
     Object(Vec<(String, Node)>),
@@ -201,7 +211,7 @@ impl Template {
 
     /// The template filled from `view` (no limits, as [`Query::select`]).
     pub fn render(&self, view: &Value) -> Value {
-        render(&self.0, &mut Eval::new(view, Budget::unlimited())).unwrap_or(Value::Null)
+        render(&self.0, &mut Eval::new(&Json::from_value(view), Budget::unlimited())).unwrap_or(Value::Null)
     }
 }
 
@@ -234,22 +244,23 @@ impl<T> Bounded<T> {
         self.limits.inline_bytes > 0 && bytes <= self.limits.inline_bytes
     }
 
-    /// Runs `job` here, over `view`, within the limits; the deadline starts now.
+    /// Runs `job` here, over `doc`, within the limits; the deadline starts now.
     fn evaluate_here<R>(
         &self,
-        view: &Value,
+        doc: &Json<'_>,
         job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop>,
     ) -> Result<R, JsonPathError> {
         let budget = Budget::new(Instant::now() + self.limits.timeout, self.limits.memory_bytes);
-        job(&self.program, &mut Eval::new(view, budget)).map_err(|stop| stopped(stop, &self.limits))
+        job(&self.program, &mut Eval::new(doc, budget)).map_err(|stop| stopped(stop, &self.limits))
     }
 
-    /// Runs `job` on a pool thread over the document `view` makes there: parsing a large
-    /// event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too, not for the
-    /// request threads. The deadline starts once the document is made.
-    async fn evaluate<R: Send + 'static>(
+    /// Runs `job` on a pool thread over the document `doc` makes of `source` there:
+    /// parsing a large event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too,
+    /// not for the request threads. The deadline starts once the document is made.
+    async fn evaluate<S: Send + 'static, R: Send + 'static>(
         &self,
-        view: impl FnOnce() -> Value + Send + 'static,
+        source: S,
+        doc: fn(&S) -> Json<'_>,
         job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop> + Send + 'static,
     ) -> Result<R, JsonPathError>
     where
@@ -259,9 +270,9 @@ impl<T> Bounded<T> {
         let outcome = self
             .pool
             .run(move || {
-                let view = view();
+                let doc = doc(&source);
                 let budget = Budget::new(Instant::now() + limits.timeout, limits.memory_bytes);
-                job(&program, &mut Eval::new(&view, budget))
+                job(&program, &mut Eval::new(&doc, budget))
             })
             .await?;
         outcome.map_err(|stop| stopped(stop, &limits))
@@ -280,40 +291,38 @@ fn stopped(stop: Stop, limits: &Limits) -> JsonPathError {
 impl Bounded<Query> {
     /// Whether the query selects at least one node of `view` (on a thread of the pool).
     pub async fn matches(&self, view: Value) -> Result<bool, JsonPathError> {
-        self.evaluate(move || view, |query, eval| eval.exists(&query.path)).await
+        self.evaluate(view, Json::from_value, |query, eval| eval.exists(&query.path)).await
     }
 
     /// Whether the query selects at least one node of the event's [`event_view`]: here
     /// when its data is small, else on a thread of the pool.
     pub async fn matches_event(&self, incoming: &IncomingEvent) -> Result<bool, JsonPathError> {
         if self.inline(incoming) {
-            return self.evaluate_here(&event_view(incoming), |query, eval| eval.exists(&query.path));
+            return self.evaluate_here(&event_doc(incoming), |query, eval| eval.exists(&query.path));
         }
-        let incoming = incoming.clone();
-        self.evaluate(move || event_view(&incoming), |query, eval| eval.exists(&query.path)).await
+        self.evaluate(incoming.clone(), event_doc, |query, eval| eval.exists(&query.path)).await
     }
 }
 
 impl Bounded<Template> {
     /// The template filled from `view` (on a thread of the pool).
     pub async fn render(&self, view: Value) -> Result<Value, JsonPathError> {
-        self.evaluate(move || view, |template, eval| render(&template.0, eval)).await
+        self.evaluate(view, Json::from_value, |template, eval| render(&template.0, eval)).await
     }
 
     /// The template filled from the event's [`event_view`]: here when its data is small,
     /// else on a thread of the pool.
     pub async fn render_event(&self, incoming: &IncomingEvent) -> Result<Value, JsonPathError> {
         if self.inline(incoming) {
-            return self.evaluate_here(&event_view(incoming), |template, eval| render(&template.0, eval));
+            return self.evaluate_here(&event_doc(incoming), |template, eval| render(&template.0, eval));
         }
-        let incoming = incoming.clone();
-        self.evaluate(move || event_view(&incoming), |template, eval| render(&template.0, eval)).await
+        self.evaluate(incoming.clone(), event_doc, |template, eval| render(&template.0, eval)).await
     }
 }
 
 fn compile(value: Value, at: &str) -> Result<Node, String> {
     Ok(match value {
-        Value::String(text) if text.starts_with("$$") => Node::Literal(Value::String(text[1..].to_owned())),
+        Value::String(text) if text.starts_with("$$") => Node::Literal(Json::String(text[1..].to_owned().into())),
         Value::String(text) if text.starts_with('$') => {
             Node::Query(Query::parse(&text).map_err(|e| format!("at {}: {e}", if at.is_empty() { "/" } else { at }))?)
         }
@@ -333,7 +342,7 @@ fn compile(value: Value, at: &str) -> Result<Node, String> {
                 })
                 .collect::<Result<_, String>>()?,
         ),
-        other => Node::Literal(other),
+        other => Node::Literal(Json::owned(other)),
     })
 }
 

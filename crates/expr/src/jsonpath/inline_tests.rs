@@ -7,6 +7,7 @@ use fnmesh_runtime::IncomingEvent;
 use fnmesh_runtime::binding::decode;
 
 use super::*;
+use crate::event_view;
 
 fn event(content_type: Option<&str>, data: &str) -> IncomingEvent {
     let mut headers = http::HeaderMap::new();
