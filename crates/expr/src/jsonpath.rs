@@ -158,6 +158,8 @@ pub fn jsonpath_error(var: &str, error: JsonPathError) -> Error {
 pub struct Query {
     text: String,
     path: Path,
+    /// The members of the event view it can read (`None`: any).
+    reads: Option<Vec<String>>,
 }
 
 impl Query {
@@ -166,7 +168,7 @@ impl Query {
         let invalid = |e: &dyn std::fmt::Display| format!("invalid JSONPath {text:?}: {e}");
         let query = parse_json_path(text).map_err(|e| invalid(&e))?;
         let path = eval::compile(&query).map_err(|e| invalid(&e))?;
-        Ok(Self { text: text.to_owned(), path })
+        Ok(Self { text: text.to_owned(), reads: path.root_reads(), path })
     }
 
     /// Copies of the nodes `value` has at this path. No time or memory limit: for
@@ -187,11 +189,17 @@ impl Query {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The part of the event's view the query can read.
+    fn doc<'s>(&self, incoming: &'s IncomingEvent) -> Json<'s> {
+        event_doc(incoming, self.reads.as_deref())
+    }
 }
 
-/// A compiled template.
+/// A compiled template, and the members of the event view its queries can read
+/// (`None`: any).
 #[derive(Debug, Clone)]
-pub struct Template(Node);
+pub struct Template(Node, Option<Vec<String>>);
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -206,7 +214,15 @@ impl Template {
     /// query and where it is in the template (`/a/0`).
     pub fn parse(text: &str) -> Result<Self, String> {
         let value: Value = serde_json::from_str(text).map_err(|e| format!("the template is not JSON: {e}"))?;
-        compile(value, "").map(Self)
+        let node = compile(value, "")?;
+        let mut reads = Some(Vec::new());
+        node.reads(&mut reads);
+        Ok(Self(node, reads))
+    }
+
+    /// The part of the event's view the template's queries can read.
+    fn doc<'s>(&self, incoming: &'s IncomingEvent) -> Json<'s> {
+        event_doc(incoming, self.1.as_deref())
     }
 
     /// The template filled from `view` (no limits, as [`Query::select`]).
@@ -260,7 +276,7 @@ impl<T> Bounded<T> {
     async fn evaluate<S: Send + 'static, R: Send + 'static>(
         &self,
         source: S,
-        doc: fn(&S) -> Json<'_>,
+        doc: for<'s> fn(&T, &'s S) -> Json<'s>,
         job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop> + Send + 'static,
     ) -> Result<R, JsonPathError>
     where
@@ -270,7 +286,7 @@ impl<T> Bounded<T> {
         let outcome = self
             .pool
             .run(move || {
-                let doc = doc(&source);
+                let doc = doc(&program, &source);
                 let budget = Budget::new(Instant::now() + limits.timeout, limits.memory_bytes);
                 job(&program, &mut Eval::new(&doc, budget))
             })
@@ -291,32 +307,55 @@ fn stopped(stop: Stop, limits: &Limits) -> JsonPathError {
 impl Bounded<Query> {
     /// Whether the query selects at least one node of `view` (on a thread of the pool).
     pub async fn matches(&self, view: Value) -> Result<bool, JsonPathError> {
-        self.evaluate(view, Json::from_value, |query, eval| eval.exists(&query.path)).await
+        self.evaluate(view, value_doc, |query, eval| eval.exists(&query.path)).await
     }
 
     /// Whether the query selects at least one node of the event's [`event_view`]: here
     /// when its data is small, else on a thread of the pool.
     pub async fn matches_event(&self, incoming: &IncomingEvent) -> Result<bool, JsonPathError> {
         if self.inline(incoming) {
-            return self.evaluate_here(&event_doc(incoming), |query, eval| eval.exists(&query.path));
+            return self.evaluate_here(&self.program.doc(incoming), |query, eval| eval.exists(&query.path));
         }
-        self.evaluate(incoming.clone(), event_doc, |query, eval| eval.exists(&query.path)).await
+        self.evaluate(incoming.clone(), Query::doc, |query, eval| eval.exists(&query.path)).await
     }
 }
 
 impl Bounded<Template> {
     /// The template filled from `view` (on a thread of the pool).
     pub async fn render(&self, view: Value) -> Result<Value, JsonPathError> {
-        self.evaluate(view, Json::from_value, |template, eval| render(&template.0, eval)).await
+        self.evaluate(view, value_doc, |template, eval| render(&template.0, eval)).await
     }
 
     /// The template filled from the event's [`event_view`]: here when its data is small,
     /// else on a thread of the pool.
     pub async fn render_event(&self, incoming: &IncomingEvent) -> Result<Value, JsonPathError> {
         if self.inline(incoming) {
-            return self.evaluate_here(&event_doc(incoming), |template, eval| render(&template.0, eval));
+            return self.evaluate_here(&self.program.doc(incoming), |template, eval| render(&template.0, eval));
         }
-        self.evaluate(incoming.clone(), event_doc, |template, eval| render(&template.0, eval)).await
+        self.evaluate(incoming.clone(), Template::doc, |template, eval| render(&template.0, eval)).await
+    }
+}
+
+/// `value` as the document of any program.
+fn value_doc<'s, T>(_: &T, value: &'s Value) -> Json<'s> {
+    Json::from_value(value)
+}
+
+impl Node {
+    /// Adds the members of the view the template's queries can read to `reads`; `None`
+    /// once one can read any.
+    fn reads(&self, reads: &mut Option<Vec<String>>) {
+        match self {
+            Node::Literal(_) => {}
+            Node::Query(query) => match (reads.as_mut(), &query.reads) {
+                (Some(names), Some(more)) => {
+                    names.extend(more.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>())
+                }
+                _ => *reads = None,
+            },
+            Node::Array(items) => items.iter().for_each(|item| item.reads(reads)),
+            Node::Object(members) => members.iter().for_each(|(_, item)| item.reads(reads)),
+        }
     }
 }
 

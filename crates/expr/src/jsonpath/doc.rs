@@ -164,11 +164,19 @@ impl<'a> Json<'a> {
 }
 
 /// [`crate::event_view`] as a [`Json`]: the attributes borrowed from the event (`time`
-/// and non-string extensions written out), the data parsed when it is JSON, else text.
-pub(crate) fn event_doc(incoming: &IncomingEvent) -> Json<'_> {
-    let mut members = Vec::with_capacity(10);
-    crate::view::attributes(incoming, |name, value| members.push((Cow::Borrowed(name), Json::String(value))));
-    if let Some(data) = &incoming.wire_data {
+/// and non-string extensions written out), the data parsed when it is JSON, else text;
+/// only the members named in `reads`, when it names them (see `eval::reads`).
+pub(crate) fn event_doc<'a>(incoming: &'a IncomingEvent, reads: Option<&[String]>) -> Json<'a> {
+    let read = |name: &str| reads.is_none_or(|names| names.iter().any(|n| n == name));
+    let mut members = Vec::with_capacity(reads.map_or(10, <[String]>::len));
+    if reads.is_none_or(|names| names.iter().any(|n| n != "data")) {
+        crate::view::attributes(incoming, |name, value| {
+            if read(name) {
+                members.push((Cow::Borrowed(name), Json::String(value)));
+            }
+        });
+    }
+    if let Some(data) = incoming.wire_data.as_ref().filter(|_| read("data")) {
         let parsed = has_json_data(&incoming.event).then(|| Json::parse(data).ok()).flatten();
         members.push((Cow::Borrowed("data"), parsed.unwrap_or_else(|| Json::String(String::from_utf8_lossy(data)))));
     }
@@ -347,7 +355,20 @@ mod tests {
             incoming(&structured, r#"{"specversion":"1.0","id":"3","source":"/s","type":"t","data_base64":"/w=="}"#),
         ];
         for event in &events {
-            assert_eq!(event_doc(event).to_value(), crate::event_view(event), "{event:?}");
+            assert_eq!(event_doc(event, None).to_value(), crate::event_view(event), "{event:?}");
+            let view = crate::event_view(event);
+            let only = |names: &[&str]| {
+                let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+                event_doc(event, Some(&names)).to_value()
+            };
+            let kept = |names: &[&str]| {
+                let mut view = view.as_object().unwrap().clone();
+                view.retain(|name, _| names.contains(&name.as_str()));
+                Value::Object(view)
+            };
+            for names in [&["data"][..], &["type", "data", "nope"], &["time", "myext", "n"], &[]] {
+                assert_eq!(only(names), kept(names), "{names:?}");
+            }
         }
     }
 

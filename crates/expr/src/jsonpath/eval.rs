@@ -24,6 +24,8 @@ use super::doc::Json;
 
 use super::pattern::{CACHE_BYTES, Pattern};
 
+mod reads;
+
 /// Nesting of evaluation (descendants, segments, filters, queries inside filters) past
 /// which the evaluation stops: it keeps the stack well inside a thread's.
 pub(crate) const MAX_DEPTH: usize = 1000;

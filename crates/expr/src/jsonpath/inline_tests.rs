@@ -60,10 +60,20 @@ async fn inline_and_pool_evaluations_give_the_same_answers() {
         "$.data",
         "$[?count(@.*) > 3]",
         "$..[?search(@, 'll')]",
+        // Views of the members these read, or of all: the answers of the whole view.
+        "$.data.items[?@.id == $.data.items[1].id]",
+        "$.data.items[?$.myext == 'yes']",
+        "$.data.items[?length($.id) == 3]",
+        "$.data.items[?count($.*) > 3]",
+        "$['type', 'data'].items[0]",
+        "$",
+        "$.nothing",
     ];
     let templates = [
         r#"{"all": "$..*"}"#,
         r#"{"id": "$.id", "time": "$.time", "data": "$.data", "n": "$.data.n", "none": "$.data.missing"}"#,
+        r#"{"t": "$.type", "first": "$.data.items[0]", "literal": [1, "x"]}"#,
+        r#"{"fixed": 1}"#,
     ];
     let here = |inline| limits(Duration::from_secs(60), inline);
     for query in queries {
