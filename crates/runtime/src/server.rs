@@ -195,6 +195,10 @@ async fn serve_with(
     connections: Arc<Connections>,
     limits: ExchangeLimits,
 ) -> io::Result<()> {
+    // Handlers become routes once, here, not on every request: a router that was never
+    // given its state converts each handler (with its layers) into a route per call, as
+    // `axum::serve` avoids with the same call.
+    let router: Router = router.with_state(());
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
