@@ -1,7 +1,9 @@
 //! The event as expressions see it, the same for JavaScript, jq and JSONPath.
 
 use fnmesh_runtime::binding::has_json_data;
+use fnmesh_runtime::cloudevents::event::{ExtensionValue, SpecVersion};
 use fnmesh_runtime::{AttributesReader, IncomingEvent, rfc3339};
+use std::borrow::Cow;
 use std::fmt;
 
 use fnmesh_js::{EventData, EventInput};
@@ -17,7 +19,7 @@ use serde_json::{Map, Value};
 pub fn event_view(incoming: &IncomingEvent) -> Value {
     let mut view = Map::new();
     attributes(incoming, |name, value| {
-        view.insert(name.to_owned(), Value::String(value));
+        view.insert(name.to_owned(), Value::String(value.into_owned()));
     });
     if let Some(data) = &incoming.wire_data {
         let parsed = has_json_data(&incoming.event).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
@@ -32,7 +34,7 @@ pub fn event_view(incoming: &IncomingEvent) -> Value {
 /// else as text; nothing is parsed or written here but the check that it is JSON.
 pub fn js_event(incoming: &IncomingEvent) -> EventInput {
     let mut members = Vec::with_capacity(8);
-    attributes(incoming, |name, value| members.push((name.to_owned(), value)));
+    attributes(incoming, |name, value| members.push((name.to_owned(), value.into_owned())));
     let data = incoming.wire_data.as_ref().map(|data| match std::str::from_utf8(data) {
         Ok(text) if has_json_data(&incoming.event) && is_json(data) => EventData::Json(text.to_owned()),
         _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
@@ -40,27 +42,39 @@ pub fn js_event(incoming: &IncomingEvent) -> EventInput {
     EventInput { members, data }
 }
 
-/// Every attribute and extension of the view, in its order, as strings.
-fn attributes(incoming: &IncomingEvent, mut put: impl FnMut(&str, String)) {
+/// Every attribute and extension of the view, in its order, as strings (borrowed from
+/// the event, but `time` and extensions that are not strings).
+pub(crate) fn attributes<'a>(incoming: &'a IncomingEvent, mut put: impl FnMut(&'a str, Cow<'a, str>)) {
     let event = &incoming.event;
-    put("specversion", event.specversion().to_string());
-    put("id", event.id().to_owned());
-    put("source", event.source().clone());
-    put("type", event.ty().to_owned());
+    // `SpecVersion::as_str` borrows the value `specversion()` returns: not for long enough.
+    let specversion = match event.specversion() {
+        SpecVersion::V03 => "0.3",
+        SpecVersion::V10 => "1.0",
+    };
+    put("specversion", Cow::Borrowed(specversion));
+    put("id", Cow::Borrowed(event.id()));
+    put("source", Cow::Borrowed(event.source()));
+    put("type", Cow::Borrowed(event.ty()));
     if let Some(time) = event.time() {
-        put("time", rfc3339::format(time));
+        put("time", Cow::Owned(rfc3339::format(time)));
     }
     if let Some(subject) = event.subject() {
-        put("subject", subject.to_owned());
+        put("subject", Cow::Borrowed(subject));
     }
     if let Some(content_type) = event.datacontenttype() {
-        put("datacontenttype", content_type.to_owned());
+        put("datacontenttype", Cow::Borrowed(content_type));
     }
     if let Some(schema) = event.dataschema() {
-        put("dataschema", schema.to_string());
+        put("dataschema", Cow::Borrowed(schema.as_str()));
     }
     for (name, value) in event.iter_extensions() {
-        put(name, value.to_string());
+        put(
+            name,
+            match value {
+                ExtensionValue::String(text) => Cow::Borrowed(text),
+                other => Cow::Owned(other.to_string()),
+            },
+        );
     }
 }
 

@@ -12,8 +12,8 @@
 //! Replies: pass, `200` with the event unchanged (in the request's mode); reject, `200`
 //! with an empty body. A JavaScript expression that throws answers `422` (filter-nodejs
 //! answered `200` with `{"error": ...}` as data); past `FNMESH_EVAL_TIMEOUT`, `503`.
-//! JavaScript and JSONPath run off the request threads, so `/healthz` answers while they
-//! evaluate.
+//! JavaScript, and JSONPath on events with more than `FNMESH_EVAL_INLINE_BYTES` of data,
+//! run off the request threads, so `/healthz` answers while they evaluate.
 //!
 //! JavaScript settings (besides `FNMESH_EVAL_TIMEOUT`, `FNMESH_EVAL_MEMORY` and
 //! `FNMESH_EVAL_WORKERS`, see `fnmesh_expr::EvalConfig`):
