@@ -79,6 +79,28 @@ async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
 struct Mesh {
     child: Child,
     port: String,
+    _manifests: tempfile::TempDir,
+}
+
+impl Mesh {
+    /// `fnmesh run` of [`MANIFESTS`] with `flags`, up; its base URL and a client.
+    async fn start(flags: &[&str]) -> (Self, String, reqwest::Client) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flow.yaml"), MANIFESTS).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let child = Command::new(EXE)
+            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never"])
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let mesh = Self { child, port, _manifests: dir };
+        let client = reqwest::Client::new();
+        until("fnmesh run up", async || client.get(format!("{base}/.fnmesh/graph")).send().await.ok()).await;
+        (mesh, base, client)
+    }
 }
 
 impl Drop for Mesh {
@@ -105,20 +127,8 @@ fn hops<'a>(journey: &'a Value, route: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_journey_says_where_an_event_went_and_why() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("flow.yaml"), MANIFESTS).unwrap();
     let (otlp, spans) = collector().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let child = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "--otlp-endpoint", &otlp])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mesh = Mesh { child, port };
-    let base = format!("http://127.0.0.1:{}", mesh.port);
-    let client = reqwest::Client::new();
-    until("fnmesh run up", async || client.get(format!("{base}/.fnmesh/graph")).send().await.ok()).await;
+    let (mesh, base, client) = Mesh::start(&["--otlp-endpoint", &otlp]).await;
 
     // The stream, open before the event is sent.
     let mut stream = client.get(format!("{base}/.fnmesh/stream?format=ndjson")).send().await.unwrap();
@@ -256,19 +266,7 @@ async fn a_journey_says_where_an_event_went_and_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn journal_zero_records_nothing_and_delivers_all_the_same() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("flow.yaml"), MANIFESTS).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let child = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "--journal", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mesh = Mesh { child, port };
-    let base = format!("http://127.0.0.1:{}", mesh.port);
-    let client = reqwest::Client::new();
-    until("fnmesh run up", async || client.get(format!("{base}/.fnmesh/graph")).send().await.ok()).await;
+    let (_mesh, base, client) = Mesh::start(&["--journal", "0"]).await;
     let sent = client
         .post(format!("{base}/default/default"))
         .header("host", "broker-ingress.knative-eventing.svc.cluster.local")
