@@ -24,6 +24,7 @@ mod error;
 mod input;
 mod limits;
 mod pool;
+mod queue;
 
 pub use error::JsError;
 pub use input::{EventData, EventInput, Input};

@@ -13,7 +13,6 @@
 //! [`JsPool::health`] reports abandoned threads until they end.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::engine::{Call, Engine, Outcome, Program};
 use crate::input::Input;
+use crate::queue::{Queue, Refused};
 use crate::{JsError, Limits};
 
 type Reply = oneshot::Sender<Result<Outcome, JsError>>;
@@ -46,15 +46,27 @@ pub fn abandon_after(timeout: Duration) -> Duration {
 /// A compiled expression on `limits.workers` engine threads.
 #[derive(Debug, Clone)]
 pub struct JsPool {
-    jobs: SyncSender<Job>,
     shared: Arc<Shared>,
+    /// Closes the queue when the last clone of the pool is dropped, so that the engine
+    /// threads end.
+    _open: Arc<Open>,
+}
+
+/// The pool's hold on its queue.
+#[derive(Debug)]
+struct Open(Arc<Shared>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.queue.close();
+    }
 }
 
 /// What the engine threads, the watchdog and the pool share.
 struct Shared {
     program: Program,
     limits: Limits,
-    queue: Mutex<Receiver<Job>>,
+    queue: Queue<Job>,
     threads: Mutex<Threads>,
     /// Mirrors of `threads`' counts, read without the lock.
     live: AtomicUsize,
@@ -135,11 +147,10 @@ impl JsPool {
         };
         // Compile once here so that start-up errors surface before serving.
         drop(Engine::new(&program, &limits)?);
-        let (jobs, queue) = sync_channel::<Job>(limits.queue.max(1));
         let shared = Arc::new(Shared {
             program,
             limits,
-            queue: Mutex::new(queue),
+            queue: Queue::new(limits.queue),
             threads: Mutex::new(Threads::default()),
             live: AtomicUsize::new(0),
             abandoned: AtomicUsize::new(0),
@@ -155,7 +166,7 @@ impl JsPool {
             .name("js-watchdog".into())
             .spawn(move || watch(&watched))
             .map_err(|e| JsError::Engine(format!("cannot start the engine watchdog: {e}")))?;
-        Ok(Self { jobs, shared })
+        Ok(Self { _open: Arc::new(Open(shared.clone())), shared })
     }
 
     /// `!!(expression)` for this event (an [`crate::EventInput`], or JSON text).
@@ -211,13 +222,13 @@ impl JsPool {
             return Err(self.shared.no_engine());
         }
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Job { call, input, reply }) {
+        match self.shared.queue.push(Job { call, input, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(Refused::Full(_)) => {
                 let limits = &self.shared.limits;
                 return Err(JsError::Busy { workers: limits.workers, queue: limits.queue });
             }
-            Err(TrySendError::Disconnected(_)) => return Err(JsError::Engine("every engine thread stopped".into())),
+            Err(Refused::Closed(_)) => return Err(JsError::Engine("every engine thread stopped".into())),
         }
         answer.await.map_err(|_| JsError::Engine("the engine thread stopped".into()))?
     }
@@ -288,12 +299,8 @@ impl Shared {
 
     /// Answers every queued evaluation with [`JsError::NoEngine`] (no engine would take them).
     fn refuse_waiting(&self) {
-        let Ok(queue) = self.queue.try_lock() else { return };
-        loop {
-            match queue.try_recv() {
-                Ok(job) => drop(job.reply.send(Err(self.no_engine()))),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
-            }
+        while let Some(job) = self.queue.try_pop() {
+            drop(job.reply.send(Err(self.no_engine())));
         }
     }
 
@@ -329,9 +336,9 @@ fn work(shared: &Arc<Shared>, slot: &Arc<Slot>) {
             return;
         }
     };
+    let me = std::thread::current();
     loop {
-        // The lock is held only while waiting for a job, never while evaluating.
-        let Ok(job) = lock(&shared.queue).recv() else { return };
+        let Some(job) = shared.queue.pop(&me) else { return };
         slot.start(job.reply);
         let result = engine.call(&job.call, &job.input);
         let Some(reply) = slot.finish() else {
