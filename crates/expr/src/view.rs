@@ -4,7 +4,7 @@ use fnmesh_runtime::binding::has_json_data;
 use fnmesh_runtime::{AttributesReader, IncomingEvent, rfc3339};
 use std::fmt;
 
-use fnmesh_js::{EventData, EventInput};
+use fnmesh_js::{EventData, EventInput, Reads};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 /// `data` member.
 pub fn event_view(incoming: &IncomingEvent) -> Value {
     let mut view = Map::new();
-    attributes(incoming, |name, value| {
+    attributes(incoming, &Reads::Whole, |name, value| {
         view.insert(name.to_owned(), Value::String(value));
     });
     if let Some(data) = &incoming.wire_data {
@@ -27,40 +27,47 @@ pub fn event_view(incoming: &IncomingEvent) -> Value {
     Value::Object(view)
 }
 
-/// The same view for the JavaScript engine, member by member: the data goes as its JSON
-/// text when [`event_view`] would parse it (the engine parses it to the same value),
-/// else as text; nothing is parsed or written here but the check that it is JSON.
-pub fn js_event(incoming: &IncomingEvent) -> EventInput {
+/// The same view for the JavaScript engine, member by member, with only the members
+/// the expression `reads` (see [`Reads`]): the data goes as its JSON text when
+/// [`event_view`] would parse it (the engine parses it to the same value), else as text;
+/// nothing is parsed or written here but the check that it is JSON.
+pub fn js_event(incoming: &IncomingEvent, reads: &Reads) -> EventInput {
     let mut members = Vec::with_capacity(8);
-    attributes(incoming, |name, value| members.push((name.to_owned(), value)));
-    let data = incoming.wire_data.as_ref().map(|data| match std::str::from_utf8(data) {
-        Ok(text) if has_json_data(&incoming.event) && is_json(data) => EventData::Json(text.to_owned()),
-        _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
-    });
+    attributes(incoming, reads, |name, value| members.push((name.to_owned(), value)));
+    let data =
+        incoming.wire_data.as_ref().filter(|_| reads.wants("data")).map(|data| match std::str::from_utf8(data) {
+            Ok(text) if has_json_data(&incoming.event) && is_json(data) => EventData::Json(text.to_owned()),
+            _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
+        });
     EventInput { members, data }
 }
 
-/// Every attribute and extension of the view, in its order, as strings.
-fn attributes(incoming: &IncomingEvent, mut put: impl FnMut(&str, String)) {
+/// The attributes and extensions of the view that `reads` wants, in its order, as strings.
+fn attributes(incoming: &IncomingEvent, reads: &Reads, mut put: impl FnMut(&str, String)) {
     let event = &incoming.event;
-    put("specversion", event.specversion().to_string());
-    put("id", event.id().to_owned());
-    put("source", event.source().clone());
-    put("type", event.ty().to_owned());
+    let mut put = |name: &str, value: &dyn Fn() -> String| {
+        if reads.wants(name) {
+            put(name, value());
+        }
+    };
+    put("specversion", &|| event.specversion().to_string());
+    put("id", &|| event.id().to_owned());
+    put("source", &|| event.source().clone());
+    put("type", &|| event.ty().to_owned());
     if let Some(time) = event.time() {
-        put("time", rfc3339::format(time));
+        put("time", &|| rfc3339::format(time));
     }
     if let Some(subject) = event.subject() {
-        put("subject", subject.to_owned());
+        put("subject", &|| subject.to_owned());
     }
     if let Some(content_type) = event.datacontenttype() {
-        put("datacontenttype", content_type.to_owned());
+        put("datacontenttype", &|| content_type.to_owned());
     }
     if let Some(schema) = event.dataschema() {
-        put("dataschema", schema.to_string());
+        put("dataschema", &|| schema.to_string());
     }
     for (name, value) in event.iter_extensions() {
-        put(name, value.to_string());
+        put(name, &|| value.to_string());
     }
 }
 
@@ -157,7 +164,7 @@ mod tests {
 
     #[test]
     fn js_event_sends_json_data_that_value_parses_and_text_otherwise() {
-        let json = |body: &str| js_event(&incoming(&BASE, body)).data;
+        let json = |body: &str| js_event(&incoming(&BASE, body), &Reads::Whole).data;
         assert_eq!(json(r#"{"a": [1, 2.5, "\u00e9"]}"#), Some(EventData::Json(r#"{"a": [1, 2.5, "\u00e9"]}"#.into())));
         // What serde_json refuses as a Value is text, in the view and here alike.
         for body in ["{oops", "1e400", r#""\ud800""#, "[1,]", &format!("{}1{}", "[".repeat(200), "]".repeat(200))] {
@@ -166,9 +173,21 @@ mod tests {
         }
         let mut text = BASE.to_vec();
         text.push(("content-type", "text/plain"));
-        assert_eq!(js_event(&incoming(&text, "{}")).data, Some(EventData::Text("{}".into())));
-        assert_eq!(js_event(&incoming(&BASE, "")).data, None);
-        let members = js_event(&incoming(&BASE, "")).members;
+        assert_eq!(js_event(&incoming(&text, "{}"), &Reads::Whole).data, Some(EventData::Text("{}".into())));
+        assert_eq!(js_event(&incoming(&BASE, ""), &Reads::Whole).data, None);
+        let members = js_event(&incoming(&BASE, ""), &Reads::Whole).members;
         assert_eq!(members[..2], [("specversion".into(), "1.0".into()), ("id".into(), "1".into())]);
+    }
+
+    #[test]
+    fn js_event_holds_only_what_the_expression_reads() {
+        let mut headers = BASE.to_vec();
+        headers.extend([("ce-time", "2020-09-14T14:50:00Z"), ("ce-myext", "42"), ("content-type", "application/json")]);
+        let event = incoming(&headers, r#"{"a": 1}"#);
+        let time = js_event(&event, &Reads::of("event.time + event.myext + event.subject"));
+        assert_eq!(time.members, [("time".into(), "2020-09-14T14:50:00Z".into()), ("myext".into(), "42".into())]);
+        assert_eq!(time.data, None);
+        let data = js_event(&event, &Reads::of("event.data.a"));
+        assert_eq!((data.members, data.data), (vec![], Some(EventData::Json(r#"{"a": 1}"#.into()))));
     }
 }

@@ -3,9 +3,11 @@
 //! `villardl/filter-nodejs`, `transformer-nodejs` and `switcher-nodejs` evaluate one
 //! JavaScript expression per event with two bindings: `event` (attributes and extensions
 //! as strings, plus `data`) and `env`; the engine thread builds `event` from an
-//! [`EventInput`] with QuickJS values (only the data is parsed there). [`JsPool`] does the same on QuickJS (through
-//! `rquickjs`), compiled once at start on each of a pool of engine threads, so that
-//! evaluation scales across cores with no lock around an interpreter.
+//! [`EventInput`] with QuickJS values (only the data is parsed there), with only the
+//! members the expression can reach ([`Reads`]: `event.time` needs no parsed data).
+//! [`JsPool`] does the same on QuickJS (through `rquickjs`), compiled once at start on
+//! each of a pool of engine threads, so that evaluation scales across cores with no lock
+//! around an interpreter.
 //!
 //! The sandbox: no module loader and no I/O objects exist (only the ECMAScript built-ins:
 //! `Math`, `Date`, `JSON`, `RegExp`, ...); each evaluation is bounded in time (an
@@ -25,8 +27,10 @@ mod input;
 mod limits;
 mod pool;
 mod queue;
+mod reads;
 
 pub use error::JsError;
 pub use input::{EventData, EventInput, Input};
 pub use limits::Limits;
 pub use pool::JsPool;
+pub use reads::Reads;

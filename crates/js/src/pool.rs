@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use crate::engine::{Call, Engine, Outcome, Program};
 use crate::input::Input;
 use crate::queue::{Queue, Refused};
+use crate::reads::Reads;
 use crate::{JsError, Limits};
 
 type Reply = oneshot::Sender<Result<Outcome, JsError>>;
@@ -65,6 +66,7 @@ impl Drop for Open {
 /// What the engine threads, the watchdog and the pool share.
 struct Shared {
     program: Program,
+    reads: Reads,
     limits: Limits,
     queue: Queue<Job>,
     threads: Mutex<Threads>,
@@ -148,6 +150,7 @@ impl JsPool {
         // Compile once here so that start-up errors surface before serving.
         drop(Engine::new(&program, &limits)?);
         let shared = Arc::new(Shared {
+            reads: Reads::of(&program.source),
             program,
             limits,
             queue: Queue::new(limits.queue),
@@ -167,6 +170,12 @@ impl JsPool {
             .spawn(move || watch(&watched))
             .map_err(|e| JsError::Engine(format!("cannot start the engine watchdog: {e}")))?;
         Ok(Self { _open: Arc::new(Open(shared.clone())), shared })
+    }
+
+    /// The members of `event` the expression can reach: an [`crate::EventInput`] needs
+    /// no others.
+    pub fn reads(&self) -> &Reads {
+        &self.shared.reads
     }
 
     /// `!!(expression)` for this event (an [`crate::EventInput`], or JSON text).

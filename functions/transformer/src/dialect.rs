@@ -53,7 +53,7 @@ impl Transform {
     /// The new data for `incoming`; `None` removes the data.
     pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Value>, Error> {
         match self {
-            Self::Js(pool) => pool.value(js_event(incoming)).await.map_err(js_error),
+            Self::Js(pool) => pool.value(js_event(incoming, pool.reads())).await.map_err(js_error),
             Self::Jq(pool) => {
                 let mut outputs = pool.run(&event_view(incoming).to_string()).await.map_err(jq_error)?;
                 match outputs.len() {
