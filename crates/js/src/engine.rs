@@ -90,6 +90,12 @@ pub struct Engine {
 impl Engine {
     /// Compiles `program` in a new runtime with `limits`, and locks the context down.
     pub fn new(program: &Program, limits: &Limits) -> Result<Self, JsError> {
+        Self::with_callables(program, limits).map(|(engine, _)| engine)
+    }
+
+    /// [`Engine::new`], and the names under which some built-in object holds a function
+    /// (see `straight`).
+    pub fn with_callables(program: &Program, limits: &Limits) -> Result<(Self, Vec<String>), JsError> {
         let engine_error = |e: rquickjs::Error| JsError::Engine(e.to_string());
         let runtime = Runtime::new().map_err(engine_error)?;
         runtime.set_memory_limit(limits.memory_bytes);
@@ -107,8 +113,9 @@ impl Engine {
             })));
         }
         let context = Context::full(&runtime).map_err(engine_error)?;
-        let entries = context.with(|ctx| compile(&ctx, program))?;
-        Ok(Self { entries, context, deadline, interrupted, program: program.clone(), limits: *limits })
+        let (entries, callables) = context.with(|ctx| compile(&ctx, program))?;
+        let engine = Self { entries, context, deadline, interrupted, program: program.clone(), limits: *limits };
+        Ok((engine, callables))
     }
 
     /// Evaluates the expression for `input` (the event), then runs
@@ -181,8 +188,9 @@ impl Engine {
     }
 }
 
-/// Evaluates the wrapper, locks the context down, and keeps the entry points.
-fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<Entries, JsError> {
+/// Evaluates the wrapper, locks the context down, and keeps the entry points; with the
+/// names `lockdown.js` found functions under.
+fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<(Entries, Vec<String>), JsError> {
     let source = format!("{PREFIX}{}{SUFFIX}", program.source);
     let factory: Function<'_> = match ctx.eval_with_options(source, script_options(&program.var)) {
         Ok(factory) => factory,
@@ -198,14 +206,14 @@ fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<Entries, JsError> {
     let lockdown: Function<'_> = ctx
         .eval_with_options(LOCKDOWN, script_options("lockdown.js"))
         .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
-    lockdown
-        .call::<_, ()>((entries.clone(), env, cases))
+    let callables: Vec<String> = lockdown
+        .call((entries.clone(), env, cases))
         .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
     let entry = |name: &str| -> Result<Persistent<Function<'static>>, JsError> {
         let function: Function<'_> = entries.get(name).map_err(|e| JsError::Engine(e.to_string()))?;
         Ok(Persistent::save(ctx, function))
     };
-    Ok(Entries { truthy: entry("truthy")?, value: entry("value")?, equals: entry("equals")? })
+    Ok((Entries { truthy: entry("truthy")?, value: entry("value")?, equals: entry("equals")? }, callables))
 }
 
 /// A sloppy-mode global script named `filename` in stack traces.
