@@ -6,7 +6,7 @@ use std::fmt;
 
 use fnmesh_js::{EventData, EventInput, Reads};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// `{"specversion", "id", "source", "type", "time"?, "subject"?, "datacontenttype"?,
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 /// `data` member.
 pub fn event_view(incoming: &IncomingEvent) -> Value {
     let mut view = Map::new();
-    attributes(incoming, &Reads::Whole, |name, value| {
+    attributes(incoming, &Reads::WHOLE, |name, value| {
         view.insert(name.to_owned(), Value::String(value));
     });
     if let Some(data) = &incoming.wire_data {
@@ -30,16 +30,88 @@ pub fn event_view(incoming: &IncomingEvent) -> Value {
 /// The same view for the JavaScript engine, member by member, with only the members
 /// the expression `reads` (see [`Reads`]): the data goes as its JSON text when
 /// [`event_view`] would parse it (the engine parses it to the same value), else as text;
-/// nothing is parsed or written here but the check that it is JSON.
+/// nothing is parsed or written here but the check that it is JSON. When the expression
+/// reads the data by member only (`event.data.message`) and the data is a JSON object,
+/// only those members go, each as its JSON text.
 pub fn js_event(incoming: &IncomingEvent, reads: &Reads) -> EventInput {
     let mut members = Vec::with_capacity(8);
     attributes(incoming, reads, |name, value| members.push((name.to_owned(), value)));
     let data =
         incoming.wire_data.as_ref().filter(|_| reads.wants("data")).map(|data| match std::str::from_utf8(data) {
-            Ok(text) if has_json_data(&incoming.event) && is_json(data) => EventData::Json(text.to_owned()),
+            Ok(text) if has_json_data(&incoming.event) && fnmesh_js::is_json(data) => match reads.data_members() {
+                Some(names) => picked(text, names).unwrap_or_else(|| EventData::Json(text.to_owned())),
+                None => EventData::Json(text.to_owned()),
+            },
             _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
         });
     EventInput { members, data }
+}
+
+/// The members `names` of `json` (valid JSON) when it is an object, as JSON texts; the
+/// last of repeated members, as `JSON.parse` keeps it. `None` when it is not an object.
+fn picked(json: &str, names: &[String]) -> Option<EventData> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let members = Pick(names).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(EventData::Object(members))
+}
+
+/// Reads a JSON object keeping the members of these names, as JSON text.
+struct Pick<'n>(&'n [String]);
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = Vec<(String, String)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = Vec<(String, String)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kept: Vec<(String, String)> = Vec::with_capacity(self.0.len());
+        while let Some(Key(name)) = map.next_key()? {
+            match self.0.iter().find(|n| **n == name) {
+                Some(name) => {
+                    let value: &'de serde_json::value::RawValue = map.next_value()?;
+                    kept.retain(|(k, _)| k != name);
+                    kept.push((name.clone(), value.get().to_owned()));
+                }
+                None => drop(map.next_value::<de::IgnoredAny>()?),
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A member name, borrowed from the text unless it has escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(name.into()))
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key<'de>, E> {
+        Ok(Key(name.to_owned().into()))
+    }
 }
 
 /// The attributes and extensions of the view that `reads` wants, in its order, as strings.
@@ -68,56 +140,6 @@ fn attributes(incoming: &IncomingEvent, reads: &Reads, mut put: impl FnMut(&str,
     }
     for (name, value) in event.iter_extensions() {
         put(name, &|| value.to_string());
-    }
-}
-
-/// Whether `serde_json::from_slice::<Value>` accepts `bytes`, without building the value:
-/// the same parser, numbers in range, escapes valid and the same depth limit, so the
-/// data [`js_event`] sends as JSON is exactly what [`event_view`] parses.
-fn is_json(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<Valid>(bytes).is_ok()
-}
-
-/// Any JSON value, read as `Value` reads it (`deserialize_any` at every level), kept nowhere.
-struct Valid;
-
-impl<'de> Deserialize<'de> for Valid {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(Valid)
-    }
-}
-
-impl<'de> Visitor<'de> for Valid {
-    type Value = Valid;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Valid, E> {
-        Ok(Valid)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Valid, A::Error> {
-        while seq.next_element::<Valid>()?.is_some() {}
-        Ok(Valid)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
-        while map.next_entry::<Valid, Valid>()?.is_some() {}
-        Ok(Valid)
     }
 }
 
@@ -164,7 +186,7 @@ mod tests {
 
     #[test]
     fn js_event_sends_json_data_that_value_parses_and_text_otherwise() {
-        let json = |body: &str| js_event(&incoming(&BASE, body), &Reads::Whole).data;
+        let json = |body: &str| js_event(&incoming(&BASE, body), &Reads::WHOLE).data;
         assert_eq!(json(r#"{"a": [1, 2.5, "\u00e9"]}"#), Some(EventData::Json(r#"{"a": [1, 2.5, "\u00e9"]}"#.into())));
         // What serde_json refuses as a Value is text, in the view and here alike.
         for body in ["{oops", "1e400", r#""\ud800""#, "[1,]", &format!("{}1{}", "[".repeat(200), "]".repeat(200))] {
@@ -173,9 +195,9 @@ mod tests {
         }
         let mut text = BASE.to_vec();
         text.push(("content-type", "text/plain"));
-        assert_eq!(js_event(&incoming(&text, "{}"), &Reads::Whole).data, Some(EventData::Text("{}".into())));
-        assert_eq!(js_event(&incoming(&BASE, ""), &Reads::Whole).data, None);
-        let members = js_event(&incoming(&BASE, ""), &Reads::Whole).members;
+        assert_eq!(js_event(&incoming(&text, "{}"), &Reads::WHOLE).data, Some(EventData::Text("{}".into())));
+        assert_eq!(js_event(&incoming(&BASE, ""), &Reads::WHOLE).data, None);
+        let members = js_event(&incoming(&BASE, ""), &Reads::WHOLE).members;
         assert_eq!(members[..2], [("specversion".into(), "1.0".into()), ("id".into(), "1".into())]);
     }
 
@@ -188,6 +210,24 @@ mod tests {
         assert_eq!(time.members, [("time".into(), "2020-09-14T14:50:00Z".into()), ("myext".into(), "42".into())]);
         assert_eq!(time.data, None);
         let data = js_event(&event, &Reads::of("event.data.a"));
-        assert_eq!((data.members, data.data), (vec![], Some(EventData::Json(r#"{"a": 1}"#.into()))));
+        assert_eq!((data.members, data.data), (vec![], Some(EventData::Object(vec![("a".into(), "1".into())]))));
+        let whole = js_event(&event, &Reads::of("event.data.a + JSON.stringify(event.data)"));
+        assert_eq!(whole.data, Some(EventData::Json(r#"{"a": 1}"#.into())));
+    }
+
+    #[test]
+    fn data_read_by_member_goes_member_by_member_when_it_is_an_object() {
+        let reads = Reads::of("event.data.a + event.data.message + event.data.none");
+        let data = |body: &str| js_event(&incoming(&BASE, body), &reads).data;
+        let object = |members: &[(&str, &str)]| {
+            Some(EventData::Object(members.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()))
+        };
+        let body = r#"{"a": 1, "mess\u0061ge": {"b": [1, "x"]}, "other": [1e3, null], "a": "last"}"#;
+        assert_eq!(data(body), object(&[("message", r#"{"b": [1, "x"]}"#), ("a", r#""last""#)]));
+        assert_eq!(data("{}"), object(&[]));
+        // Not an object: the whole data, as before; not JSON: text.
+        assert_eq!(data("[1, 2]"), Some(EventData::Json("[1, 2]".into())));
+        assert_eq!(data(r#""s""#), Some(EventData::Json(r#""s""#.into())));
+        assert_eq!(data(r#"{"a": 1e400}"#), Some(EventData::Text(r#"{"a": 1e400}"#.into())));
     }
 }

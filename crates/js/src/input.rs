@@ -24,6 +24,9 @@ pub struct EventInput {
 pub enum EventData {
     /// JSON text, valid (the caller checked it): parsed in the engine, as `JSON.parse` does.
     Json(String),
+    /// A JSON object given by some of its members only (the ones the expression reads, see
+    /// [`crate::Reads::data_members`]), each value as JSON text, valid.
+    Object(Vec<(String, String)>),
     /// A string.
     Text(String),
 }
@@ -67,6 +70,13 @@ impl Input {
         match &event.data {
             None => {}
             Some(EventData::Json(text)) => object.prop("data", member(ctx.json_parse(text.as_bytes())?))?,
+            Some(EventData::Object(members)) => {
+                let data = Object::new(ctx.clone())?;
+                for (name, value) in members {
+                    data.prop(name.as_str(), member(ctx.json_parse(value.as_bytes())?))?;
+                }
+                object.prop("data", member(data.into_value()))?;
+            }
             Some(EventData::Text(text)) => {
                 object.prop("data", member(rquickjs::String::from_str(ctx.clone(), text)?.into_value()))?;
             }

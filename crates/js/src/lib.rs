@@ -30,6 +30,7 @@
 mod engine;
 mod error;
 mod input;
+mod json;
 mod limits;
 mod local;
 mod pool;
@@ -38,9 +39,11 @@ mod reads;
 mod straight;
 mod threads;
 mod tokens;
+mod valid;
 
 pub use error::JsError;
 pub use input::{EventData, EventInput, Input};
 pub use limits::Limits;
 pub use pool::JsPool;
 pub use reads::Reads;
+pub use valid::is_json;

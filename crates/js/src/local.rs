@@ -55,7 +55,7 @@ impl LocalEngines {
             let local = &mut engines[index];
             let engine = match &mut local.engine {
                 Some(engine) => engine,
-                empty => empty.insert(Engine::new(&self.program, &self.limits)?),
+                empty => empty.insert(Engine::straight(&self.program, &self.limits)?),
             };
             let result = engine.call(call, input);
             if matches!(&result, Err(err) if Engine::is_spent(err)) {

@@ -95,6 +95,19 @@ impl JsPool {
         }
     }
 
+    /// The expression's value as JSON text (what `JSON.stringify` writes, and that
+    /// `serde_json` reads: else [`JsError::NotJson`]), `None` when it is `undefined`.
+    pub async fn value_json(&self, event: impl Into<Input>) -> Result<Option<String>, JsError> {
+        match self.submit(Call::Value, event.into()).await? {
+            Outcome::Json(None) => Ok(None),
+            Outcome::Json(Some(text)) => match crate::valid::json_error(text.as_bytes()) {
+                None => Ok(Some(text)),
+                Some(message) => Err(JsError::NotJson { var: self.var.to_string(), message }),
+            },
+            Outcome::Bool(_) => Err(JsError::Engine("unexpected reply".into())),
+        }
+    }
+
     /// `(expression) === CASES[n]` for this event.
     pub async fn equals(&self, event: impl Into<Input>, n: usize) -> Result<bool, JsError> {
         match self.submit(Call::Equals(n), event.into()).await? {

@@ -17,13 +17,14 @@
 //! shadowing parameter `event =>`), `arguments` anywhere, or `\u` anywhere (an
 //! identifier may be spelled with escapes, `ev\u0065nt`).
 
-/// The members of `event` an evaluation needs.
+/// The members of `event` an evaluation needs, and of `event.data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reads {
-    /// Every member: the expression may look at the whole object.
-    Whole,
-    /// Only these names (sorted, without repeats); the others are never looked at.
-    Members(Vec<String>),
+pub struct Reads {
+    /// The names read (sorted, without repeats); `None`: the whole object.
+    event: Option<Vec<String>>,
+    /// The same for the data, when it is a JSON object: `None` when it may be looked at
+    /// whole (or is not read at all).
+    data: Option<Vec<String>>,
 }
 
 /// The own properties of `Object.prototype` (QuickJS's; a test checks the list): a
@@ -44,30 +45,46 @@ const OBJECT_PROTOTYPE: [&str; 12] = [
 ];
 
 impl Reads {
-    /// What `source`, an expression with the parameter `event`, can reach of it.
+    /// Every member, of the event and of its data.
+    pub const WHOLE: Self = Self { event: None, data: None };
+
+    /// What `source`, an expression with the parameter `event`, can reach of it. The data
+    /// is read by member too when every `event.data` in the text is followed by `.name` or
+    /// `?.name` (the same reasoning one level down: the data object, new for each
+    /// evaluation, is reached only through `event.data`).
     pub fn of(source: &str) -> Self {
-        Self::members(source.as_bytes()).map_or(Self::Whole, |mut names| {
+        let Some((mut event, mut data)) = Self::scan(source.as_bytes()) else { return Self::WHOLE };
+        for names in std::iter::once(&mut event).chain(data.as_mut()) {
             names.sort_unstable();
             names.dedup();
-            Self::Members(names)
-        })
-    }
-
-    /// Whether the evaluation needs the member `name`.
-    pub fn wants(&self, name: &str) -> bool {
-        match self {
-            Self::Whole => true,
-            Self::Members(names) => names.binary_search_by(|n| n.as_str().cmp(name)).is_ok(),
         }
+        Self { event: Some(event), data }
     }
 
-    /// The names of every `event.name` in `text`, or `None` when `event` (or
-    /// `arguments`) is used otherwise, or may be.
-    fn members(text: &[u8]) -> Option<Vec<String>> {
+    /// Whether the evaluation needs the member `name` of the event.
+    pub fn wants(&self, name: &str) -> bool {
+        self.event.as_ref().is_none_or(|names| names.binary_search_by(|n| n.as_str().cmp(name)).is_ok())
+    }
+
+    /// The members of `event` the evaluation needs, `None` for all of them.
+    pub fn members(&self) -> Option<&[String]> {
+        self.event.as_deref()
+    }
+
+    /// The members of the data the evaluation needs when the data is a JSON object,
+    /// `None` for all of them.
+    pub fn data_members(&self) -> Option<&[String]> {
+        self.data.as_deref()
+    }
+
+    /// The names of every `event.name` in `text`, and of every `event.data.name` (`None`
+    /// when `event.data` is used otherwise); `None` when `event` (or `arguments`) is used
+    /// otherwise, or may be.
+    fn scan(text: &[u8]) -> Option<(Vec<String>, Option<Vec<String>>)> {
         if text.windows(2).any(|w| w == b"\\u") {
             return None;
         }
-        let mut names = Vec::new();
+        let (mut names, mut data) = (Vec::new(), Some(Vec::new()));
         let mut i = 0;
         while i < text.len() {
             if !is_word(text[i]) || (i > 0 && is_word(text[i - 1])) {
@@ -78,9 +95,19 @@ impl Reads {
             match &text[i..end] {
                 b"arguments" => return None,
                 b"event" => {
-                    let (name, next) = member(text, end)?;
+                    let (name, next) = member(text, end, false)?;
                     if OBJECT_PROTOTYPE.contains(&name) {
                         return None;
+                    }
+                    if name == "data" {
+                        match member(text, next, true) {
+                            Some((inner, _)) if !OBJECT_PROTOTYPE.contains(&inner) => {
+                                if let Some(data) = data.as_mut() {
+                                    data.push(inner.to_owned());
+                                }
+                            }
+                            _ => data = None,
+                        }
                     }
                     names.push(name.to_owned());
                     i = next;
@@ -88,7 +115,7 @@ impl Reads {
                 _ => i = end,
             }
         }
-        Some(names)
+        Some((names, data))
     }
 }
 
@@ -102,17 +129,21 @@ fn word_end(text: &[u8], start: usize) -> usize {
     text[start..].iter().position(|b| !is_word(*b)).map_or(text.len(), |n| start + n)
 }
 
-/// `.name` after `event` (which ends at `at`), spaces allowed around the dot: the name
-/// and where it ends. `None` for anything else, or a name that may go on past what is
-/// read as ASCII (`event.é`, `event.a\u0062`), or when `event` itself may (`eventé`).
-fn member(text: &[u8], at: usize) -> Option<(&str, usize)> {
+/// `.name` (or, if `optional`, `?.name`) after a word that ends at `at`, spaces allowed
+/// around the dot: the name and where it ends. `None` for anything else, or a name that
+/// may go on past what is read as ASCII (`event.é`, `event.a\u0062`), or when the word
+/// itself may (`eventé`).
+fn member(text: &[u8], at: usize, optional: bool) -> Option<(&str, usize)> {
     let skip = |mut i: usize| {
         while i < text.len() && text[i].is_ascii_whitespace() {
             i += 1;
         }
         i
     };
-    let dot = skip(at);
+    let mut dot = skip(at);
+    if optional && text[dot..].starts_with(b"?.") {
+        dot += 1;
+    }
     if text.get(at).is_some_and(|b| !b.is_ascii()) || text.get(dot) != Some(&b'.') {
         return None;
     }
@@ -131,20 +162,45 @@ fn member(text: &[u8], at: usize) -> Option<(&str, usize)> {
 mod tests {
     use super::*;
 
-    fn members(names: &[&str]) -> Reads {
-        Reads::Members(names.iter().map(|n| (*n).to_owned()).collect())
+    fn names(names: &[&str]) -> Option<Vec<String>> {
+        Some(names.iter().map(|n| (*n).to_owned()).collect())
+    }
+
+    fn reads(event: &[&str], data: Option<&[&str]>) -> Reads {
+        Reads { event: names(event), data: data.and_then(names) }
     }
 
     #[test]
     fn member_accesses_with_plain_names_are_all_that_is_needed() {
         let filter = "Math.round(Date.parse(event.time) / 60000) % 2 === 0";
-        assert_eq!(Reads::of(filter), members(&["time"]));
-        assert_eq!(Reads::of("({message: event.data.message + '!'})"), members(&["data"]));
-        assert_eq!(Reads::of("event .\n type === 'a' && event.data.n > event.data.m"), members(&["data", "type"]));
-        assert_eq!(Reads::of("`${event.id}`.length + events + myevent + event_ + $event"), members(&["id"]));
-        assert_eq!(Reads::of("1 + 2"), members(&[]));
-        assert!(members(&["data", "type"]).wants("type") && !members(&["data", "type"]).wants("time"));
-        assert!(Reads::Whole.wants("anything"));
+        assert_eq!(Reads::of(filter), reads(&["time"], Some(&[])));
+        assert_eq!(Reads::of("({message: event.data.message + '!'})"), reads(&["data"], Some(&["message"])));
+        let typed = Reads::of("event .\n type === 'a' && event.data.n > event.data?.m && event.data.n");
+        assert_eq!(typed, reads(&["data", "type"], Some(&["m", "n"])));
+        assert_eq!(Reads::of("`${event.id}`.length + events + myevent + event_ + $event"), reads(&["id"], Some(&[])));
+        assert_eq!(Reads::of("1 + 2"), reads(&[], Some(&[])));
+        assert!(typed.wants("type") && !typed.wants("time"));
+        assert!(Reads::WHOLE.wants("anything"));
+        assert_eq!(
+            (typed.members(), Reads::WHOLE.members(), Reads::WHOLE.data_members()),
+            (names(&["data", "type"]).as_deref(), None, None)
+        );
+    }
+
+    #[test]
+    fn the_data_whole_when_it_is_used_otherwise() {
+        for source in [
+            "event.data",
+            "JSON.stringify(event.data)",
+            "event.data['a']",
+            "event.data.valueOf()",
+            "event.data.a + event.data",
+            "({...event.data})",
+            "event.data?.[0]",
+        ] {
+            let reads = Reads::of(source);
+            assert!(reads.wants("data") && reads.data_members().is_none(), "{source}");
+        }
     }
 
     #[test]
@@ -172,7 +228,7 @@ mod tests {
             "({event: 1})",
             "'event'",
         ] {
-            assert_eq!(Reads::of(source), Reads::Whole, "{source}");
+            assert_eq!(Reads::of(source), Reads::WHOLE, "{source}");
         }
     }
 }

@@ -12,13 +12,23 @@ fn pool(source: &str) -> JsPool {
     JsPool::start("TRANSFORMER", source, &json!({}), &json!([]), limits).unwrap()
 }
 
-/// The event with the members `reads` wants.
+/// The event with the members `reads` wants, and of its data.
 fn event(reads: &Reads) -> EventInput {
     let members =
         [("specversion", "1.0"), ("id", "7"), ("source", "/s"), ("type", "t"), ("time", "2020-09-14T14:50:00Z")];
+    let data = [("message", r#""hello""#), ("n", "2"), ("items", r#"[{"id": 1}]"#)];
+    let data = match reads.data_members() {
+        None => EventData::Json(r#"{"message": "hello", "n": 2, "items": [{"id": 1}]}"#.into()),
+        Some(names) => EventData::Object(
+            data.iter()
+                .filter(|(k, _)| names.iter().any(|n| n == k))
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        ),
+    };
     EventInput {
         members: members.iter().filter(|(k, _)| reads.wants(k)).map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-        data: Some(EventData::Json(r#"{"message": "hello", "n": 2}"#.into())).filter(|_| reads.wants("data")),
+        data: Some(data).filter(|_| reads.wants("data")),
     }
 }
 
@@ -30,22 +40,25 @@ async fn expressions_answer_the_same_with_the_members_they_read() {
         "[event.nothing, event.subject, typeof event.time, event.type = 'x', event.type, event.n = 1, event.n]",
         "(() => { const f = () => event.data.n * 2; return f() + event.id; })()",
         "`${event.source}` + 'event.data'",
+        "[event.data.items[0].id, event.data?.n, event.data.missing, (event.data.x = 1, event.data.x)]",
+        "[typeof event.data.n, event.data.message.length, JSON.stringify(event.data.items)]",
     ] {
         let reads = Reads::of(source);
-        assert!(matches!(&reads, Reads::Members(names) if !names.contains(&"specversion".into())), "{source}");
+        assert!(reads.members().is_some_and(|names| !names.contains(&"specversion".into())), "{source}");
         let pool = pool(source);
-        let whole = pool.value(event(&Reads::Whole)).await.unwrap();
+        let whole = pool.value(event(&Reads::WHOLE)).await.unwrap();
         assert_eq!(pool.value(event(&reads)).await.unwrap(), whole, "{source}");
     }
 }
 
 #[tokio::test]
 async fn every_name_object_prototype_has_needs_the_whole_object() {
-    let names = pool("Object.getOwnPropertyNames(Object.prototype)").value(event(&Reads::Whole)).await.unwrap();
+    let names = pool("Object.getOwnPropertyNames(Object.prototype)").value(event(&Reads::WHOLE)).await.unwrap();
     let names: Vec<String> = serde_json::from_value(names.unwrap()).unwrap();
     assert!(names.contains(&"valueOf".to_owned()), "{names:?}");
     for name in names {
-        assert_eq!(Reads::of(&format!("event.{name}")), Reads::Whole, "{name}");
+        assert_eq!(Reads::of(&format!("event.{name}")), Reads::WHOLE, "{name}");
+        assert_eq!(Reads::of(&format!("event.data.{name}")).data_members(), None, "{name}");
     }
 }
 
@@ -55,8 +68,8 @@ async fn the_wrapper_function_does_not_give_its_arguments_away() {
     // expression could name that function, but has no `arguments` or `caller` on it.
     let source = "['argu' + 'ments', 'cal' + 'ler'].map(p => { try { return typeof __fnmesh_f[p]; } \
                   catch (e) { return e.name; } })";
-    assert!(matches!(Reads::of(source), Reads::Members(_)));
-    let answer = pool(source).value(event(&Reads::Whole)).await.unwrap().unwrap();
+    assert!(Reads::of(source).members().is_some());
+    let answer = pool(source).value(event(&Reads::WHOLE)).await.unwrap().unwrap();
     for got in answer.as_array().unwrap() {
         assert!(got == "undefined" || got == "TypeError", "{answer}");
     }

@@ -5,7 +5,6 @@ use fnmesh_expr::{EvalConfig, event_view, js_error, js_event, one_of, start_js};
 use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
-use serde_json::Value;
 
 /// The variables that choose a dialect; exactly one must be set.
 pub const VARS: [&str; 3] = ["TRANSFORMER", "TRANSFORMER_JQ", "TRANSFORMER_JSONPATH"];
@@ -50,24 +49,31 @@ impl Transform {
         }
     }
 
-    /// The new data for `incoming`; `None` removes the data.
-    pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Value>, Error> {
-        match self {
-            Self::Js(pool) => pool.value(js_event(incoming, pool.reads())).await.map_err(js_error),
+    /// The new data for `incoming`, as JSON text; `None` removes the data.
+    pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Vec<u8>>, Error> {
+        let value = match self {
+            // The value as `JSON.stringify` writes it (checked to be JSON), as the original.
+            Self::Js(pool) => {
+                let text = pool.value_json(js_event(incoming, pool.reads())).await.map_err(js_error)?;
+                return Ok(text.map(String::into_bytes));
+            }
             Self::Jq(pool) => {
                 let mut outputs = pool.run(&event_view(incoming).to_string()).await.map_err(jq_error)?;
                 match outputs.len() {
-                    1 => Ok(outputs.pop()),
-                    n => Err(Error::Unprocessable(format!(
-                        "TRANSFORMER_JQ: the program gave {n} outputs for this event; it must give exactly one \
-                         (wrap several in [...])"
-                    ))),
+                    1 => outputs.pop(),
+                    n => {
+                        return Err(Error::Unprocessable(format!(
+                            "TRANSFORMER_JQ: the program gave {n} outputs for this event; it must give exactly one \
+                             (wrap several in [...])"
+                        )));
+                    }
                 }
             }
             Self::JsonPath(template) => {
-                template.render_event(incoming).await.map(Some).map_err(|e| jsonpath_error("TRANSFORMER_JSONPATH", e))
+                Some(template.render_event(incoming).await.map_err(|e| jsonpath_error("TRANSFORMER_JSONPATH", e))?)
             }
-        }
+        };
+        value.map(|data| serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))).transpose()
     }
 }
 

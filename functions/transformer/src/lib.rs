@@ -66,8 +66,7 @@ impl Transformer {
         let data = self.transform.apply(&incoming).await?;
         let mut event = incoming.event;
         match data {
-            Some(data) => {
-                let bytes = serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))?;
+            Some(bytes) => {
                 event.set_data("application/json", bytes);
             }
             None => {
