@@ -2,11 +2,8 @@
 
 use fnmesh_runtime::binding::has_json_data;
 use fnmesh_runtime::{AttributesReader, IncomingEvent, rfc3339};
-use std::fmt;
 
-use fnmesh_js::{EventData, EventInput, Reads};
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use fnmesh_js::{EventData, EventInput, Reads, is_json, object_members};
 use serde_json::{Map, Value};
 
 /// `{"specversion", "id", "source", "type", "time"?, "subject"?, "datacontenttype"?,
@@ -38,80 +35,16 @@ pub fn js_event(incoming: &IncomingEvent, reads: &Reads) -> EventInput {
     attributes(incoming, reads, |name, value| members.push((name.to_owned(), value)));
     let data =
         incoming.wire_data.as_ref().filter(|_| reads.wants("data")).map(|data| match std::str::from_utf8(data) {
-            Ok(text) if has_json_data(&incoming.event) && fnmesh_js::is_json(data) => match reads.data_members() {
-                Some(names) => picked(text, names).unwrap_or_else(|| EventData::Json(text.to_owned())),
-                None => EventData::Json(text.to_owned()),
-            },
+            Ok(text) if has_json_data(&incoming.event) => {
+                match reads.data_members().and_then(|n| object_members(text, n)) {
+                    Some(members) => EventData::Object(members),
+                    None if is_json(data) => EventData::Json(text.to_owned()),
+                    None => EventData::Text(text.to_owned()),
+                }
+            }
             _ => EventData::Text(String::from_utf8_lossy(data).into_owned()),
         });
     EventInput { members, data }
-}
-
-/// The members `names` of `json` (valid JSON) when it is an object, as JSON texts; the
-/// last of repeated members, as `JSON.parse` keeps it. `None` when it is not an object.
-fn picked(json: &str, names: &[String]) -> Option<EventData> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let members = Pick(names).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(EventData::Object(members))
-}
-
-/// Reads a JSON object keeping the members of these names, as JSON text.
-struct Pick<'n>(&'n [String]);
-
-impl<'de> DeserializeSeed<'de> for Pick<'_> {
-    type Value = Vec<(String, String)>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Pick<'_> {
-    type Value = Vec<(String, String)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut kept: Vec<(String, String)> = Vec::with_capacity(self.0.len());
-        while let Some(Key(name)) = map.next_key()? {
-            match self.0.iter().find(|n| **n == name) {
-                Some(name) => {
-                    let value: &'de serde_json::value::RawValue = map.next_value()?;
-                    kept.retain(|(k, _)| k != name);
-                    kept.push((name.clone(), value.get().to_owned()));
-                }
-                None => drop(map.next_value::<de::IgnoredAny>()?),
-            }
-        }
-        Ok(kept)
-    }
-}
-
-/// A member name, borrowed from the text unless it has escapes.
-struct Key<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(name.into()))
-    }
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key<'de>, E> {
-        Ok(Key(name.to_owned().into()))
-    }
 }
 
 /// The attributes and extensions of the view that `reads` wants, in its order, as strings.

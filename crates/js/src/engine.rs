@@ -68,6 +68,9 @@ pub enum Outcome {
     Bool(bool),
     /// For [`Call::Value`]: the JSON text, or `None` for `undefined`.
     Json(Option<String>),
+    /// The same, written by `json`: plain data (no lone surrogate, integers only, at most
+    /// 64 levels), which `serde_json` reads.
+    Plain(Option<String>),
 }
 
 /// The expression's entry points.
@@ -167,7 +170,7 @@ impl Engine {
                 (Call::Value, Some(prototype)) => {
                     let prototype = prototype.clone().restore(&ctx).map_err(engine_error)?;
                     function.call::<_, Value<'_>>((event,)).and_then(|value| match json::to_json(&value, &prototype) {
-                        Some(text) => Ok(Outcome::Json(text)),
+                        Some(text) => Ok(Outcome::Plain(text)),
                         None => ctx.json_stringify(value)?.map(|text| text.to_string()).transpose().map(Outcome::Json),
                     })
                 }

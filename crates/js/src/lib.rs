@@ -46,4 +46,4 @@ pub use input::{EventData, EventInput, Input};
 pub use limits::Limits;
 pub use pool::JsPool;
 pub use reads::Reads;
-pub use valid::is_json;
+pub use valid::{is_json, object_members};

@@ -80,15 +80,15 @@ impl JsPool {
     pub async fn truthy(&self, event: impl Into<Input>) -> Result<bool, JsError> {
         match self.submit(Call::Truthy, event.into()).await? {
             Outcome::Bool(b) => Ok(b),
-            Outcome::Json(_) => Err(JsError::Engine("unexpected reply".into())),
+            Outcome::Json(_) | Outcome::Plain(_) => Err(JsError::Engine("unexpected reply".into())),
         }
     }
 
     /// The expression's value as JSON, `None` when it is `undefined`.
     pub async fn value(&self, event: impl Into<Input>) -> Result<Option<serde_json::Value>, JsError> {
         match self.submit(Call::Value, event.into()).await? {
-            Outcome::Json(None) => Ok(None),
-            Outcome::Json(Some(text)) => serde_json::from_str(&text)
+            Outcome::Json(None) | Outcome::Plain(None) => Ok(None),
+            Outcome::Json(Some(text)) | Outcome::Plain(Some(text)) => serde_json::from_str(&text)
                 .map(Some)
                 .map_err(|e| JsError::NotJson { var: self.var.to_string(), message: e.to_string() }),
             Outcome::Bool(_) => Err(JsError::Engine("unexpected reply".into())),
@@ -99,7 +99,8 @@ impl JsPool {
     /// `serde_json` reads: else [`JsError::NotJson`]), `None` when it is `undefined`.
     pub async fn value_json(&self, event: impl Into<Input>) -> Result<Option<String>, JsError> {
         match self.submit(Call::Value, event.into()).await? {
-            Outcome::Json(None) => Ok(None),
+            Outcome::Json(None) | Outcome::Plain(None) => Ok(None),
+            Outcome::Plain(Some(text)) => Ok(Some(text)),
             Outcome::Json(Some(text)) => match crate::valid::json_error(text.as_bytes()) {
                 None => Ok(Some(text)),
                 Some(message) => Err(JsError::NotJson { var: self.var.to_string(), message }),
@@ -112,7 +113,7 @@ impl JsPool {
     pub async fn equals(&self, event: impl Into<Input>, n: usize) -> Result<bool, JsError> {
         match self.submit(Call::Equals(n), event.into()).await? {
             Outcome::Bool(b) => Ok(b),
-            Outcome::Json(_) => Err(JsError::Engine("unexpected reply".into())),
+            Outcome::Json(_) | Outcome::Plain(_) => Err(JsError::Engine("unexpected reply".into())),
         }
     }
 

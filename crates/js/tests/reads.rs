@@ -16,9 +16,19 @@ fn pool(source: &str) -> JsPool {
 fn event(reads: &Reads) -> EventInput {
     let members =
         [("specversion", "1.0"), ("id", "7"), ("source", "/s"), ("type", "t"), ("time", "2020-09-14T14:50:00Z")];
-    let data = [("message", r#""hello""#), ("n", "2"), ("items", r#"[{"id": 1}]"#)];
+    let data = [
+        ("message", r#""hello""#),
+        ("n", "2"),
+        ("items", r#"[{"id": 1}]"#),
+        ("neg", "-0"),
+        ("big", "3000000000"),
+        ("esc", r#""\u00e9\n""#),
+    ];
     let data = match reads.data_members() {
-        None => EventData::Json(r#"{"message": "hello", "n": 2, "items": [{"id": 1}]}"#.into()),
+        None => EventData::Json(
+            r#"{"message": "hello", "n": 2, "items": [{"id": 1}], "neg": -0, "big": 3000000000, "esc": "\u00e9\n"}"#
+                .into(),
+        ),
         Some(names) => EventData::Object(
             data.iter()
                 .filter(|(k, _)| names.iter().any(|n| n == k))
@@ -42,6 +52,7 @@ async fn expressions_answer_the_same_with_the_members_they_read() {
         "`${event.source}` + 'event.data'",
         "[event.data.items[0].id, event.data?.n, event.data.missing, (event.data.x = 1, event.data.x)]",
         "[typeof event.data.n, event.data.message.length, JSON.stringify(event.data.items)]",
+        "[Object.is(event.data.neg, -0), event.data.big + 1, event.data.esc]",
     ] {
         let reads = Reads::of(source);
         assert!(reads.members().is_some_and(|names| !names.contains(&"specversion".into())), "{source}");
