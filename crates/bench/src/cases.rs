@@ -329,6 +329,12 @@ pub fn ratios(settings: &Settings, rows: &[Row], step: Option<std::time::Duratio
     line("Sequence step through fnmesh run, p50 added (1 connection)", step, "≤ 50µs");
     let sequence = mesh.sequence_ratio().map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x"));
     line("Sequence of 3 / client calling the 3, events/s (16 connections)", sequence, "≥ 0.5x");
+    let (recorded, recorded_cpu) = match mesh.recording_cost() {
+        Some((rate, cpu)) => (format!("{rate:.2}x"), cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}x"))),
+        None => ("-".to_owned(), "-".to_owned()),
+    };
+    line("Sequence, journeys recorded / journal off (--journal 0), events/s", recorded, "≥ 0.95x");
+    line("Sequence, journeys recorded / journal off (--journal 0), CPU per event", recorded_cpu, "≤ 1.05x");
     if let Some(broker) = &mesh.broker {
         let cpu = broker.cpu_per_delivery().map_or_else(|| "-".to_owned(), |c| format!("{c:.1} µs"));
         line(

@@ -2,7 +2,9 @@
 //!
 //! * `sequence-16`: the seed's Sequence of 3 appenders at 16 connections, against a client
 //!   calling the same 3 appenders in order itself at 16 connections; events/s and the CPU
-//!   each side spends per event (`fnmesh run` with its services, or the 3 appenders);
+//!   each side spends per event (`fnmesh run` with its services, or the 3 appenders), also
+//!   with the journal off (`--journal 0`: what recording journeys costs) and with the live
+//!   view open;
 //! * `broker-fanout`: a Broker with 10 Triggers (5 CloudEvents SQL filters, 5 exact
 //!   attribute filters), every one matching, delivering to a counting sink in this
 //!   program; events/s as delivered (each event 10 times) and CPU per delivery. The
@@ -35,6 +37,8 @@ pub struct MeshFigures {
     pub sequence: Option<Measured>,
     /// The same, with the live view open (a reader of `/.fnmesh/stream` throughout).
     pub sequence_watched: Option<Measured>,
+    /// The same with the journal off (`--journal 0`): what recording journeys costs.
+    pub sequence_unrecorded: Option<Measured>,
     /// A client calling the 3 appenders in order at 16 connections.
     pub direct: Option<Measured>,
     /// The broker's fan-out: events (not deliveries) per second, CPU over all deliveries.
@@ -66,11 +70,12 @@ impl Fanout {
     }
 }
 
-fn fnmesh_run(paths: &[PathBuf], port: u16) -> Result<Child, String> {
+fn fnmesh_run(paths: &[PathBuf], port: u16, extra: &[&str]) -> Result<Child, String> {
     Command::new(binary("fnmesh")?)
         .arg("run")
         .args(paths)
         .args(["--port", &port.to_string(), "--quiet"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -156,16 +161,27 @@ async fn direct(settings: &Settings) -> Result<Measured, String> {
     Ok(measured)
 }
 
-/// The seed's Sequence through `fnmesh run`; `watched`: with the live view's stream read
-/// all along, as an open page reads it.
-async fn sequence(settings: &Settings, watched: bool) -> Result<Measured, String> {
+/// How much of the live view's recording a Sequence case runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Observed {
+    /// The default: journeys recorded, nobody watching.
+    Recorded,
+    /// The live view's stream read all along, as an open page reads it.
+    Watched,
+    /// The journal off (`--journal 0`).
+    Off,
+}
+
+/// The seed's Sequence through `fnmesh run`, `observed` as it says.
+async fn sequence(settings: &Settings, observed: Observed) -> Result<Measured, String> {
     let port = free_port()?;
     let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../flows/sequence");
-    let child = fnmesh_run(&[flows.join("services.yaml"), flows.join("sequence.yaml")], port)?;
+    let extra: &[&str] = if observed == Observed::Off { &["--journal", "0"] } else { &[] };
+    let child = fnmesh_run(&[flows.join("services.yaml"), flows.join("sequence.yaml")], port, extra)?;
     let base = format!("http://127.0.0.1:{port}/");
     wait_ready(&format!("{base}.fnmesh/healthz")).await?;
     let pid = child.id().unwrap_or_default();
-    let page = if watched {
+    let page = if observed == Observed::Watched {
         let mut stream = reqwest::get(format!("{base}.fnmesh/stream")).await.map_err(|e| e.to_string())?;
         Some(tokio::spawn(async move { while let Ok(Some(_)) = stream.chunk().await {} }))
     } else {
@@ -231,7 +247,7 @@ async fn broker(settings: &Settings) -> Result<Fanout, String> {
     let manifest = dir.join("broker.yaml");
     std::fs::write(&manifest, broker_manifest(sink)).map_err(|e| e.to_string())?;
     let port = free_port()?;
-    let child = fnmesh_run(&[manifest], port)?;
+    let child = fnmesh_run(&[manifest], port, &[])?;
     wait_ready(&format!("http://127.0.0.1:{port}/.fnmesh/healthz")).await?;
     let pid = child.id().unwrap_or_default();
     let (headers, body) = event();
@@ -278,11 +294,15 @@ pub async fn run(settings: &Settings) -> MeshFigures {
             Ok(m) => figures.direct = Some(m),
             Err(e) => println!("sequence-16 (direct): {e}"),
         }
-        match sequence(settings, false).await {
+        match sequence(settings, Observed::Off).await {
+            Ok(m) => figures.sequence_unrecorded = Some(m),
+            Err(e) => println!("sequence-16 (fnmesh run --journal 0): {e}"),
+        }
+        match sequence(settings, Observed::Recorded).await {
             Ok(m) => figures.sequence = Some(m),
             Err(e) => println!("sequence-16 (fnmesh run): {e}"),
         }
-        match sequence(settings, true).await {
+        match sequence(settings, Observed::Watched).await {
             Ok(m) => figures.sequence_watched = Some(m),
             Err(e) => println!("sequence-16 (fnmesh run, live view open): {e}"),
         }
@@ -321,6 +341,9 @@ impl MeshFigures {
         if let Some(m) = &self.sequence {
             row("Sequence of 3 appenders (fnmesh run)", m, "per event (fnmesh run)");
         }
+        if let Some(m) = &self.sequence_unrecorded {
+            row("Sequence of 3 appenders (fnmesh run --journal 0)", m, "per event (fnmesh run)");
+        }
         if let Some(m) = &self.sequence_watched {
             row("Sequence of 3 appenders (fnmesh run, live view open)", m, "per event (fnmesh run)");
         }
@@ -334,6 +357,15 @@ impl MeshFigures {
                 f.refused
             );
         }
+    }
+
+    /// What recording journeys costs the Sequence: events/s and CPU per event with the
+    /// journal on over the same with it off.
+    pub fn recording_cost(&self) -> Option<(f64, Option<f64>)> {
+        let (on, off) = (self.sequence.as_ref()?, self.sequence_unrecorded.as_ref()?);
+        let per_event = |m: &Measured| m.cpu_seconds.map(|s| s / m.ok.max(1) as f64);
+        let cpu = per_event(on).zip(per_event(off)).map(|(on, off)| on / off);
+        (off.rate() > 0.0).then(|| (on.rate() / off.rate(), cpu))
     }
 
     /// Sequence events/s over the direct client's, at 16 connections.

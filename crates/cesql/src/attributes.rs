@@ -3,22 +3,36 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cloudevents::event::ExtensionValue;
+use cloudevents::event::{ExtensionValue, SpecVersion};
 use cloudevents::{AttributesReader, Event};
 
-use crate::Value;
+use crate::{AttributeRef, Value};
 
 /// An event's context attributes and extensions, by lower-case name.
 pub trait Attributes {
     /// The value of the attribute or extension `name`; `None` when the event has none.
     fn attribute(&self, name: &str) -> Option<Value>;
+
+    /// The same value, its text borrowed when the event holds it as it is: evaluation
+    /// reads attributes this way. By default, [`Self::attribute`]'s value.
+    fn attribute_ref(&self, name: &str) -> Option<AttributeRef<'_>> {
+        self.attribute(name).map(AttributeRef::Value)
+    }
 }
 
 impl Attributes for Event {
     fn attribute(&self, name: &str) -> Option<Value> {
-        let text = |s: &str| Some(Value::String(s.to_owned()));
+        self.attribute_ref(name).map(AttributeRef::into_value)
+    }
+
+    fn attribute_ref(&self, name: &str) -> Option<AttributeRef<'_>> {
+        let text = |s| Some(AttributeRef::Text(s));
         match name {
-            "specversion" => text(self.specversion().as_str()),
+            // `SpecVersion::as_str` borrows the value `specversion()` returns.
+            "specversion" => text(match self.specversion() {
+                SpecVersion::V03 => "0.3",
+                SpecVersion::V10 => "1.0",
+            }),
             "id" => text(self.id()),
             "source" => text(self.source().as_str()),
             "type" => text(self.ty()),
@@ -26,12 +40,12 @@ impl Attributes for Event {
             "datacontenttype" => self.datacontenttype().and_then(text),
             "dataschema" => self.dataschema().and_then(|u| text(u.as_str())),
             // The SDK keeps times in UTC: an offset that came in is not kept.
-            "time" => self.time().map(|t| Value::String(rfc3339(t))),
+            "time" => self.time().map(|t| AttributeRef::Value(Value::String(rfc3339(t)))),
             _ => self.extension(name).map(|value| match value {
-                ExtensionValue::String(s) => Value::String(s.clone()),
-                ExtensionValue::Boolean(b) => Value::Boolean(*b),
+                ExtensionValue::String(s) => AttributeRef::Text(s),
+                ExtensionValue::Boolean(b) => AttributeRef::Value(Value::Boolean(*b)),
                 ExtensionValue::Integer(i) => {
-                    i32::try_from(*i).map_or_else(|_| Value::String(i.to_string()), Value::Integer)
+                    AttributeRef::Value(i32::try_from(*i).map_or_else(|_| Value::String(i.to_string()), Value::Integer))
                 }
             }),
         }
@@ -51,15 +65,31 @@ fn rfc3339(time: &chrono::DateTime<chrono::Utc>) -> String {
     text
 }
 
+/// A value of a map, its text borrowed.
+fn borrowed(value: &Value) -> AttributeRef<'_> {
+    match value {
+        Value::String(text) => AttributeRef::Text(text),
+        other => AttributeRef::Value(other.clone()),
+    }
+}
+
 impl<S: std::hash::BuildHasher> Attributes for HashMap<String, Value, S> {
     fn attribute(&self, name: &str) -> Option<Value> {
         self.get(name).cloned()
+    }
+
+    fn attribute_ref(&self, name: &str) -> Option<AttributeRef<'_>> {
+        self.get(name).map(borrowed)
     }
 }
 
 impl Attributes for BTreeMap<String, Value> {
     fn attribute(&self, name: &str) -> Option<Value> {
         self.get(name).cloned()
+    }
+
+    fn attribute_ref(&self, name: &str) -> Option<AttributeRef<'_>> {
+        self.get(name).map(borrowed)
     }
 }
 
@@ -96,5 +126,12 @@ mod tests {
         assert_eq!(event.attribute("name"), Some(Value::from("x")));
         assert_eq!(event.attribute("dataschema"), None);
         assert_eq!(event.attribute("nope"), None);
+        // Evaluation reads the same values, text borrowed where the event holds it.
+        assert_eq!(event.attribute_ref("type"), Some(AttributeRef::Text("t")));
+        assert_eq!(event.attribute_ref("name"), Some(AttributeRef::Text("x")));
+        assert_eq!(event.attribute_ref("specversion"), Some(AttributeRef::Text("1.0")));
+        assert_eq!(event.attribute_ref("count"), Some(AttributeRef::Value(Value::Integer(7))));
+        assert_eq!(event.attribute_ref("time"), Some(AttributeRef::Value(Value::from("2018-04-26T12:48:09.12Z"))));
+        assert_eq!(event.attribute_ref("nope"), None);
     }
 }

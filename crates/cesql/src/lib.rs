@@ -34,7 +34,7 @@ mod value;
 pub use attributes::Attributes;
 pub use error::{ErrorKind, EvalError, ParseError};
 pub use parser::{DEFAULT_MAX_DEPTH, DEPTH_CEILING};
-pub use value::{Type, Value};
+pub use value::{AttributeRef, Type, Value};
 
 /// A parsed CESQL expression, ready to evaluate against any number of events.
 #[derive(Debug, Clone)]

@@ -13,6 +13,25 @@ pub enum Value {
     String(String),
 }
 
+/// An attribute's value as an event holds it: see [`crate::Attributes::attribute_ref`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeRef<'a> {
+    /// A String, borrowed from the event.
+    Text(&'a str),
+    /// Any value, made for the occasion (an extension that is not a string, a time).
+    Value(Value),
+}
+
+impl AttributeRef<'_> {
+    /// The value, owned.
+    pub fn into_value(self) -> Value {
+        match self {
+            Self::Text(text) => Value::String(text.to_owned()),
+            Self::Value(value) => value,
+        }
+    }
+}
+
 /// The type of a [`Value`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Type {

@@ -27,6 +27,7 @@ pub fn one_of<'a>(env: &'a Env, vars: &[&'a str]) -> Result<(&'a str, &'a str), 
 /// | `FNMESH_EVAL_TIMEOUT` | `100ms` | wall-clock time one evaluation may take |
 /// | `FNMESH_EVAL_MEMORY` | `67108864` | bytes of heap one engine may hold (JSONPath: that one evaluation's results may take) |
 /// | `FNMESH_EVAL_WORKERS` | number of cores | engines evaluating in parallel |
+/// | `FNMESH_EVAL_INLINE_BYTES` | `65536` | JSONPath only: events with at most this many bytes of data are evaluated on the request thread, larger ones on the engines' threads (`0`: all on those) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct EvalConfig {
     /// `FNMESH_EVAL_TIMEOUT`.
@@ -38,6 +39,9 @@ pub struct EvalConfig {
     /// `FNMESH_EVAL_WORKERS`.
     #[serde(rename = "fnmesh_eval_workers", default = "default_workers")]
     pub workers: usize,
+    /// `FNMESH_EVAL_INLINE_BYTES`.
+    #[serde(rename = "fnmesh_eval_inline_bytes", default = "default_inline_bytes")]
+    pub inline_bytes: usize,
 }
 
 impl EvalConfig {
@@ -62,6 +66,7 @@ impl EvalConfig {
             timeout: self.timeout,
             memory_bytes: self.memory_bytes,
             workers: self.workers,
+            inline_bytes: self.inline_bytes,
             ..crate::jsonpath::Limits::default()
         }
     }
@@ -82,6 +87,9 @@ fn default_timeout() -> Duration {
 }
 fn default_memory() -> usize {
     64 * 1024 * 1024
+}
+fn default_inline_bytes() -> usize {
+    crate::jsonpath::DEFAULT_INLINE_BYTES
 }
 fn default_workers() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(2)
@@ -119,6 +127,9 @@ mod tests {
             EvalConfig::from_env(&Env::from_pairs([("FNMESH_EVAL_TIMEOUT", "2s"), ("FNMESH_EVAL_WORKERS", "3")]))
                 .unwrap();
         assert_eq!((config.timeout, config.workers), (Duration::from_secs(2), 3));
+        assert_eq!(config.jsonpath_limits().inline_bytes, 64 * 1024, "the default");
+        let never = EvalConfig::from_env(&Env::from_pairs([("FNMESH_EVAL_INLINE_BYTES", "0")])).unwrap();
+        assert_eq!(never.jsonpath_limits().inline_bytes, 0);
         let err = EvalConfig::from_env(&Env::from_pairs([("FNMESH_EVAL_TIMEOUT", "0s")])).unwrap_err();
         assert_eq!(err.to_string(), "FNMESH_EVAL_TIMEOUT: must be more than zero");
         let err = EvalConfig::from_env(&Env::from_pairs([("FNMESH_EVAL_MEMORY", "lots")])).unwrap_err();

@@ -16,9 +16,14 @@
 //! `$..*` on that event: every node with its path as a string). Functions evaluate with
 //! [`Bounded`], under the same settings as JavaScript and jq ([`crate::EvalConfig`]):
 //!
-//! * **off the request threads**: `FNMESH_EVAL_WORKERS` threads of its own, which also
-//!   parse the event's data, 4 096 evaluations waiting at most (then `503`), so
-//!   `/healthz` and other requests go on;
+//! * **small events on the request thread, large ones off it**: an event whose data is at
+//!   most [`Limits::inline_bytes`] (`FNMESH_EVAL_INLINE_BYTES`, 64 KiB) is evaluated
+//!   where it arrived, under the same bounds: a thread hop and a copy of the event cost
+//!   more than the whole evaluation of a typical event, and on so little data even a
+//!   quadratic query is bounded by the deadline below. Larger events go to
+//!   `FNMESH_EVAL_WORKERS` threads of their own, which also parse the event's data, 4 096
+//!   evaluations waiting at most (then `503`), so `/healthz` and other requests go on
+//!   while a slow query runs on a large event;
 //! * **time**: `FNMESH_EVAL_TIMEOUT` from the start of the evaluation, then `503`
 //!   (retried);
 //! * **memory**: `FNMESH_EVAL_MEMORY` for what an evaluation keeps, then `422` (the same
@@ -36,12 +41,19 @@
 //! every 64 bytes (`pattern`): nothing runs unchecked, so an evaluation stops within
 //! milliseconds of its deadline and its thread is free again.
 //!
+//! The evaluator reads the event as `doc::Json`, the event view with its strings
+//! borrowed from the event where they can be, not as `serde_json::Value`s: building and
+//! dropping those cost a small event five times what its query did.
+//!
 //! Not the jq workers' processes: JSONPath also runs inside `fnmesh run` and inside test
 //! executables, which cannot be workers; an evaluation that stops itself needs no kill
 //! nor a process start after each timeout, and the event is not serialized and parsed
 //! again for another process.
 
+mod doc;
 mod eval;
+#[cfg(test)]
+mod inline_tests;
 mod pattern;
 mod pool;
 
@@ -52,7 +64,9 @@ use fnmesh_runtime::{Error, IncomingEvent};
 use jsonpath_rust::parser::parse_json_path;
 use serde_json::{Map, Value};
 
+#[cfg(doc)]
 use crate::event_view;
+use doc::{Json, event_doc};
 use eval::{Budget, Eval, Path, Stop};
 
 /// How long and how much memory one evaluation may use, and how many run at once.
@@ -66,7 +80,14 @@ pub struct Limits {
     pub workers: usize,
     /// Evaluations that may wait for a thread; beyond that, [`JsonPathError::Busy`].
     pub queue: usize,
+    /// Events whose data takes at most this many bytes are evaluated on the calling
+    /// thread (within the same time and memory limits); `0`: every event goes to the
+    /// threads.
+    pub inline_bytes: usize,
 }
+
+/// [`Limits::inline_bytes`] unless set: 64 KiB.
+pub const DEFAULT_INLINE_BYTES: usize = 64 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -75,6 +96,7 @@ impl Default for Limits {
             memory_bytes: 64 * 1024 * 1024,
             workers: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             queue: 4096,
+            inline_bytes: DEFAULT_INLINE_BYTES,
         }
     }
 }
@@ -136,6 +158,8 @@ pub fn jsonpath_error(var: &str, error: JsonPathError) -> Error {
 pub struct Query {
     text: String,
     path: Path,
+    /// The members of the event view it can read (`None`: any).
+    reads: Option<Vec<String>>,
 }
 
 impl Query {
@@ -144,33 +168,42 @@ impl Query {
         let invalid = |e: &dyn std::fmt::Display| format!("invalid JSONPath {text:?}: {e}");
         let query = parse_json_path(text).map_err(|e| invalid(&e))?;
         let path = eval::compile(&query).map_err(|e| invalid(&e))?;
-        Ok(Self { text: text.to_owned(), path })
+        Ok(Self { text: text.to_owned(), reads: path.root_reads(), path })
     }
 
-    /// The nodes `value` has at this path. No time or memory limit: for trusted
-    /// documents and tests; functions use [`Bounded`]. Empty past the nesting limit.
-    pub fn select<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
-        Eval::new(value, Budget::unlimited()).select(&self.path).unwrap_or_default()
+    /// Copies of the nodes `value` has at this path. No time or memory limit: for
+    /// trusted documents and tests; functions use [`Bounded`]. Empty past the nesting
+    /// limit.
+    pub fn select(&self, value: &Value) -> Vec<Value> {
+        let doc = Json::from_value(value);
+        let nodes = Eval::new(&doc, Budget::unlimited()).select(&self.path).unwrap_or_default();
+        nodes.into_iter().map(Json::to_value).collect()
     }
 
     /// Whether the query selects at least one node (no limits, as [`Self::select`]).
     pub fn matches(&self, value: &Value) -> bool {
-        Eval::new(value, Budget::unlimited()).exists(&self.path).unwrap_or(false)
+        Eval::new(&Json::from_value(value), Budget::unlimited()).exists(&self.path).unwrap_or(false)
     }
 
     /// The query's text.
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The part of the event's view the query can read.
+    fn doc<'s>(&self, incoming: &'s IncomingEvent) -> Json<'s> {
+        event_doc(incoming, self.reads.as_deref())
+    }
 }
 
-/// A compiled template.
+/// A compiled template, and the members of the event view its queries can read
+/// (`None`: any).
 #[derive(Debug, Clone)]
-pub struct Template(Node);
+pub struct Template(Node, Option<Vec<String>>);
 
 #[derive(Debug, Clone)]
 enum Node {
-    Literal(Value),
+    Literal(Json<'static>),
     Query(Query),
     Array(Vec<Node>),
     Object(Vec<(String, Node)>),
@@ -181,12 +214,20 @@ impl Template {
     /// query and where it is in the template (`/a/0`).
     pub fn parse(text: &str) -> Result<Self, String> {
         let value: Value = serde_json::from_str(text).map_err(|e| format!("the template is not JSON: {e}"))?;
-        compile(value, "").map(Self)
+        let node = compile(value, "")?;
+        let mut reads = Some(Vec::new());
+        node.reads(&mut reads);
+        Ok(Self(node, reads))
+    }
+
+    /// The part of the event's view the template's queries can read.
+    fn doc<'s>(&self, incoming: &'s IncomingEvent) -> Json<'s> {
+        event_doc(incoming, self.1.as_deref())
     }
 
     /// The template filled from `view` (no limits, as [`Query::select`]).
     pub fn render(&self, view: &Value) -> Value {
-        render(&self.0, &mut Eval::new(view, Budget::unlimited())).unwrap_or(Value::Null)
+        render(&self.0, &mut Eval::new(&Json::from_value(view), Budget::unlimited())).unwrap_or(Value::Null)
     }
 }
 
@@ -213,12 +254,29 @@ impl<T> Bounded<T> {
         &self.program
     }
 
-    /// Runs `job` on a pool thread over the document `view` makes there: parsing an
-    /// event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too, not for the
-    /// request threads. The deadline starts once the document is made.
-    async fn evaluate<R: Send + 'static>(
+    /// Whether `incoming` is evaluated on the calling thread: its data is small enough.
+    fn inline(&self, incoming: &IncomingEvent) -> bool {
+        let bytes = incoming.wire_data.as_ref().map_or(0, |data| data.len());
+        self.limits.inline_bytes > 0 && bytes <= self.limits.inline_bytes
+    }
+
+    /// Runs `job` here, over `doc`, within the limits; the deadline starts now.
+    fn evaluate_here<R>(
         &self,
-        view: impl FnOnce() -> Value + Send + 'static,
+        doc: &Json<'_>,
+        job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop>,
+    ) -> Result<R, JsonPathError> {
+        let budget = Budget::new(Instant::now() + self.limits.timeout, self.limits.memory_bytes);
+        job(&self.program, &mut Eval::new(doc, budget)).map_err(|stop| stopped(stop, &self.limits))
+    }
+
+    /// Runs `job` on a pool thread over the document `doc` makes of `source` there:
+    /// parsing a large event's data (up to `FNMESH_BODY_LIMIT`) is work for the pool too,
+    /// not for the request threads. The deadline starts once the document is made.
+    async fn evaluate<S: Send + 'static, R: Send + 'static>(
+        &self,
+        source: S,
+        doc: for<'s> fn(&T, &'s S) -> Json<'s>,
         job: impl FnOnce(&T, &mut Eval<'_>) -> Result<R, Stop> + Send + 'static,
     ) -> Result<R, JsonPathError>
     where
@@ -228,48 +286,82 @@ impl<T> Bounded<T> {
         let outcome = self
             .pool
             .run(move || {
-                let view = view();
+                let doc = doc(&program, &source);
                 let budget = Budget::new(Instant::now() + limits.timeout, limits.memory_bytes);
-                job(&program, &mut Eval::new(&view, budget))
+                job(&program, &mut Eval::new(&doc, budget))
             })
             .await?;
-        outcome.map_err(|stop| match stop {
-            Stop::Timeout => JsonPathError::Timeout(limits.timeout),
-            Stop::TooLarge => JsonPathError::TooLarge(limits.memory_bytes),
-            Stop::TooDeep => JsonPathError::TooDeep,
-        })
+        outcome.map_err(|stop| stopped(stop, &limits))
+    }
+}
+
+/// The error for an evaluation that stopped.
+fn stopped(stop: Stop, limits: &Limits) -> JsonPathError {
+    match stop {
+        Stop::Timeout => JsonPathError::Timeout(limits.timeout),
+        Stop::TooLarge => JsonPathError::TooLarge(limits.memory_bytes),
+        Stop::TooDeep => JsonPathError::TooDeep,
     }
 }
 
 impl Bounded<Query> {
-    /// Whether the query selects at least one node of `view`.
+    /// Whether the query selects at least one node of `view` (on a thread of the pool).
     pub async fn matches(&self, view: Value) -> Result<bool, JsonPathError> {
-        self.evaluate(move || view, |query, eval| eval.exists(&query.path)).await
+        self.evaluate(view, value_doc, |query, eval| eval.exists(&query.path)).await
     }
 
-    /// Whether the query selects at least one node of the event's [`event_view`].
+    /// Whether the query selects at least one node of the event's [`event_view`]: here
+    /// when its data is small, else on a thread of the pool.
     pub async fn matches_event(&self, incoming: &IncomingEvent) -> Result<bool, JsonPathError> {
-        let incoming = incoming.clone();
-        self.evaluate(move || event_view(&incoming), |query, eval| eval.exists(&query.path)).await
+        if self.inline(incoming) {
+            return self.evaluate_here(&self.program.doc(incoming), |query, eval| eval.exists(&query.path));
+        }
+        self.evaluate(incoming.clone(), Query::doc, |query, eval| eval.exists(&query.path)).await
     }
 }
 
 impl Bounded<Template> {
-    /// The template filled from `view`.
+    /// The template filled from `view` (on a thread of the pool).
     pub async fn render(&self, view: Value) -> Result<Value, JsonPathError> {
-        self.evaluate(move || view, |template, eval| render(&template.0, eval)).await
+        self.evaluate(view, value_doc, |template, eval| render(&template.0, eval)).await
     }
 
-    /// The template filled from the event's [`event_view`].
+    /// The template filled from the event's [`event_view`]: here when its data is small,
+    /// else on a thread of the pool.
     pub async fn render_event(&self, incoming: &IncomingEvent) -> Result<Value, JsonPathError> {
-        let incoming = incoming.clone();
-        self.evaluate(move || event_view(&incoming), |template, eval| render(&template.0, eval)).await
+        if self.inline(incoming) {
+            return self.evaluate_here(&self.program.doc(incoming), |template, eval| render(&template.0, eval));
+        }
+        self.evaluate(incoming.clone(), Template::doc, |template, eval| render(&template.0, eval)).await
+    }
+}
+
+/// `value` as the document of any program.
+fn value_doc<'s, T>(_: &T, value: &'s Value) -> Json<'s> {
+    Json::from_value(value)
+}
+
+impl Node {
+    /// Adds the members of the view the template's queries can read to `reads`; `None`
+    /// once one can read any.
+    fn reads(&self, reads: &mut Option<Vec<String>>) {
+        match self {
+            Node::Literal(_) => {}
+            Node::Query(query) => match (reads.as_mut(), &query.reads) {
+                (Some(names), Some(more)) => {
+                    names.extend(more.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>())
+                }
+                _ => *reads = None,
+            },
+            Node::Array(items) => items.iter().for_each(|item| item.reads(reads)),
+            Node::Object(members) => members.iter().for_each(|(_, item)| item.reads(reads)),
+        }
     }
 }
 
 fn compile(value: Value, at: &str) -> Result<Node, String> {
     Ok(match value {
-        Value::String(text) if text.starts_with("$$") => Node::Literal(Value::String(text[1..].to_owned())),
+        Value::String(text) if text.starts_with("$$") => Node::Literal(Json::String(text[1..].to_owned().into())),
         Value::String(text) if text.starts_with('$') => {
             Node::Query(Query::parse(&text).map_err(|e| format!("at {}: {e}", if at.is_empty() { "/" } else { at }))?)
         }
@@ -289,7 +381,7 @@ fn compile(value: Value, at: &str) -> Result<Node, String> {
                 })
                 .collect::<Result<_, String>>()?,
         ),
-        other => Node::Literal(other),
+        other => Node::Literal(Json::owned(other)),
     })
 }
 
@@ -356,7 +448,7 @@ mod tests {
     }
 
     fn limits(timeout: Duration, memory_bytes: usize) -> Limits {
-        Limits { timeout, memory_bytes, workers: 1, queue: 8 }
+        Limits { timeout, memory_bytes, workers: 1, queue: 8, inline_bytes: DEFAULT_INLINE_BYTES }
     }
 
     #[tokio::test]

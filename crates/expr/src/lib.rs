@@ -4,8 +4,8 @@
 //!   same for the JavaScript engine, which builds the object itself;
 //! * [`one_of`]: "exactly one of these variables", with errors naming them;
 //! * [`EvalConfig`]: the time, memory and thread limits of every engine;
-//! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template, evaluated off the
-//!   request threads within the same time and memory limits;
+//! * [`jsonpath`]: compiled JSONPath queries and the JSONPath template, evaluated within
+//!   the same time and memory limits (large events off the request threads);
 //! * [`start_js`]: a JavaScript expression compiled with the `env` binding;
 //! * [`js_error`]: how an expression failure answers over HTTP.
 

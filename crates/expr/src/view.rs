@@ -1,7 +1,9 @@
 //! The event as expressions see it, the same for JavaScript, jq and JSONPath.
 
 use fnmesh_runtime::binding::has_json_data;
+use fnmesh_runtime::cloudevents::event::{ExtensionValue, SpecVersion};
 use fnmesh_runtime::{AttributesReader, IncomingEvent, rfc3339};
+use std::borrow::Cow;
 
 use fnmesh_js::{EventData, EventInput, Reads, is_json, object_members};
 use serde_json::{Map, Value};
@@ -14,7 +16,7 @@ use serde_json::{Map, Value};
 pub fn event_view(incoming: &IncomingEvent) -> Value {
     let mut view = Map::new();
     attributes(incoming, &Reads::WHOLE, |name, value| {
-        view.insert(name.to_owned(), Value::String(value));
+        view.insert(name.to_owned(), Value::String(value.into_owned()));
     });
     if let Some(data) = &incoming.wire_data {
         let parsed = has_json_data(&incoming.event).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
@@ -32,7 +34,7 @@ pub fn event_view(incoming: &IncomingEvent) -> Value {
 /// only those members go, each as its JSON text.
 pub fn js_event(incoming: &IncomingEvent, reads: &Reads) -> EventInput {
     let mut members = Vec::with_capacity(8);
-    attributes(incoming, reads, |name, value| members.push((name.to_owned(), value)));
+    attributes(incoming, reads, |name, value| members.push((name.to_owned(), value.into_owned())));
     let data =
         incoming.wire_data.as_ref().filter(|_| reads.wants("data")).map(|data| match std::str::from_utf8(data) {
             Ok(text) if has_json_data(&incoming.event) => {
@@ -47,32 +49,42 @@ pub fn js_event(incoming: &IncomingEvent, reads: &Reads) -> EventInput {
     EventInput { members, data }
 }
 
-/// The attributes and extensions of the view that `reads` wants, in its order, as strings.
-fn attributes(incoming: &IncomingEvent, reads: &Reads, mut put: impl FnMut(&str, String)) {
+/// The attributes and extensions of the view that `reads` wants, in its order, as strings
+/// (borrowed from the event, but `time` and extensions that are not strings, which are
+/// written out only when wanted). [`Reads::WHOLE`]: every one.
+pub(crate) fn attributes<'a>(incoming: &'a IncomingEvent, reads: &Reads, mut put: impl FnMut(&'a str, Cow<'a, str>)) {
     let event = &incoming.event;
-    let mut put = |name: &str, value: &dyn Fn() -> String| {
+    let mut put = |name: &'a str, value: &dyn Fn() -> Cow<'a, str>| {
         if reads.wants(name) {
             put(name, value());
         }
     };
-    put("specversion", &|| event.specversion().to_string());
-    put("id", &|| event.id().to_owned());
-    put("source", &|| event.source().clone());
-    put("type", &|| event.ty().to_owned());
+    // `SpecVersion::as_str` borrows the value `specversion()` returns: not for long enough.
+    let specversion = match event.specversion() {
+        SpecVersion::V03 => "0.3",
+        SpecVersion::V10 => "1.0",
+    };
+    put("specversion", &|| Cow::Borrowed(specversion));
+    put("id", &|| Cow::Borrowed(event.id()));
+    put("source", &|| Cow::Borrowed(event.source()));
+    put("type", &|| Cow::Borrowed(event.ty()));
     if let Some(time) = event.time() {
-        put("time", &|| rfc3339::format(time));
+        put("time", &|| Cow::Owned(rfc3339::format(time)));
     }
     if let Some(subject) = event.subject() {
-        put("subject", &|| subject.to_owned());
+        put("subject", &|| Cow::Borrowed(subject));
     }
     if let Some(content_type) = event.datacontenttype() {
-        put("datacontenttype", &|| content_type.to_owned());
+        put("datacontenttype", &|| Cow::Borrowed(content_type));
     }
     if let Some(schema) = event.dataschema() {
-        put("dataschema", &|| schema.to_string());
+        put("dataschema", &|| Cow::Borrowed(schema.as_str()));
     }
     for (name, value) in event.iter_extensions() {
-        put(name, &|| value.to_string());
+        put(name, &|| match value {
+            ExtensionValue::String(text) => Cow::Borrowed(text),
+            other => Cow::Owned(other.to_string()),
+        });
     }
 }
 

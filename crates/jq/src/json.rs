@@ -32,11 +32,6 @@ pub(crate) fn write(buf: &mut Vec<u8>, limit: usize, val: &Val) -> Result<(), Wr
     })
 }
 
-/// Parses one JSON input.
-pub(crate) fn read(line: &[u8]) -> Result<Val, String> {
-    jaq_json::read::parse_single(line).map_err(|e| format!("the input is not JSON: {e}"))
-}
-
 struct Capped<'a> {
     buf: &'a mut Vec<u8>,
     limit: usize,
@@ -119,6 +114,10 @@ fn number<S: Serializer>(n: &Num, s: S) -> Result<S::Ok, S::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(text: &[u8]) -> Result<Val, String> {
+        crate::read::read(&bytes::Bytes::copy_from_slice(text))
+    }
 
     fn json(input: &str) -> String {
         let mut buf = Vec::new();

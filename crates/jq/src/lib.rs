@@ -3,7 +3,10 @@
 //! A [`JqPool`] compiles the program once at start (errors say line and column), then
 //! runs it in a few worker processes: each evaluation is bounded in time (the worker is
 //! killed and replaced when it runs over), in memory (`RLIMIT_AS` on the worker), and in
-//! the number and size of its outputs. The program sees only its input: no environment
+//! the number and size of its outputs. Evaluations that queue while a worker is busy go
+//! to it together, in one write, and come back in one (`driver.rs`); inputs may be
+//! JSON text or an [`ObjectInput`] built member by member, outputs come back as JSON
+//! text ([`Outputs`]). The program sees only its input: no environment
 //! (`env` and `$ENV` are `{}`), no files, no modules, no `input`. Workers die with the
 //! process that started them, even one killed with `SIGKILL` (`PR_SET_PDEATHSIG`).
 //!
@@ -14,17 +17,24 @@
 
 mod command;
 mod compile;
+mod driver;
 mod error;
+mod input;
 mod json;
 mod limits;
+mod object;
+mod outputs;
 mod pool;
 mod protocol;
+mod read;
 mod spawner;
 mod worker;
 
 pub use command::WorkerCommand;
 pub use error::JqError;
+pub use input::ObjectInput;
 pub use limits::Limits;
+pub use outputs::Outputs;
 pub use pool::JqPool;
 pub use worker::worker_main;
 

@@ -5,8 +5,11 @@ use std::time::Duration;
 /// Per-evaluation and per-worker limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock time one evaluation may take, from sending the input to reading the
-    /// outputs (waiting for a free worker is not counted). Default 100 ms.
+    /// Wall-clock time one evaluation may take, from writing its input (or reading the
+    /// reply to the input before it, when several went to the worker together) to
+    /// reading its outputs; waiting for a worker is not counted. When a worker runs over
+    /// with several inputs unanswered, they are run again one at a time, so an answer
+    /// (a runaway's error too) may take up to twice this long. Default 100 ms.
     pub timeout: Duration,
     /// Address space of one worker process (`RLIMIT_AS`), in bytes: its code and libraries
     /// count too, so the heap gets a little less. Default 256 MiB.

@@ -3,31 +3,37 @@
 //! are started by [`crate::spawner`]'s thread and die with this process (see
 //! [`crate::worker`]), even when it is killed with `SIGKILL` and cannot stop them itself.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, oneshot};
 
-use crate::protocol::{Config, ErrorKind, MAX_MESSAGE_BYTES, Message, PROTOCOL};
-use crate::{JqError, Limits, WorkerCommand, compile, spawner};
+use crate::driver::{self, Job, MAX_BATCH, MAX_BATCH_BYTES};
+use crate::outputs::Outputs;
+use crate::protocol::{Config, Message, PROTOCOL};
+use crate::{JqError, Limits, ObjectInput, WorkerCommand, compile, spawner};
 
 /// A compiled jq program and the worker processes that run it.
 #[derive(Debug)]
 pub struct JqPool {
-    config: Config,
-    limits: Limits,
-    command: WorkerCommand,
-    idle: Mutex<Vec<Worker>>,
-    permits: Semaphore,
+    shared: Arc<Shared>,
 }
 
+/// What the pool and the tasks of its workers share.
 #[derive(Debug)]
-struct Worker {
-    // Killed when dropped (`kill_on_drop`).
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) limits: Limits,
+    pub(crate) command: WorkerCommand,
+    /// Evaluations waiting for a worker, oldest first.
+    queue: Mutex<VecDeque<Job>>,
+    /// Told when evaluations are queued, and when the pool closes.
+    work: Notify,
+    closed: AtomicBool,
+    /// Worker tasks running (each starts its process when it first has work).
+    drivers: AtomicUsize,
 }
 
 impl JqPool {
@@ -44,10 +50,20 @@ impl JqPool {
             memory_bytes: limits.memory_bytes,
             max_outputs: limits.max_outputs,
             max_output_bytes: limits.max_output_bytes,
+            hold_micros: hold(limits.timeout).as_micros() as u64,
             parent_pid: std::process::id(),
         };
         probe(&command, &config)?;
-        Ok(Self { config, limits, command, idle: Mutex::new(Vec::new()), permits: Semaphore::new(limits.workers) })
+        let shared = Shared {
+            config,
+            limits,
+            command,
+            queue: Mutex::new(VecDeque::new()),
+            work: Notify::new(),
+            closed: AtomicBool::new(false),
+            drivers: AtomicUsize::new(0),
+        };
+        Ok(Self { shared: Arc::new(shared) })
     }
 
     /// [`Self::new`], then starts every worker now rather than on demand.
@@ -58,95 +74,117 @@ impl JqPool {
             .map_err(|e| JqError::Worker(e.to_string()))??;
         let mut workers = Vec::with_capacity(limits.workers);
         for _ in 0..limits.workers {
-            workers.push(pool.spawn().await?);
+            workers.push(driver::spawn(&pool.shared).await?);
         }
-        *pool.idle.lock().unwrap_or_else(|e| e.into_inner()) = workers;
+        for worker in workers {
+            pool.shared.drivers.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(driver::drive(pool.shared.clone(), Some(worker)));
+        }
         Ok(pool)
     }
 
-    /// Every output of the program for `input` (one JSON value, as text).
+    /// Every output of the program for `input` (one JSON value, as text), parsed.
     pub async fn run(&self, input: &str) -> Result<Vec<serde_json::Value>, JqError> {
-        let _permit = self.permits.acquire().await.map_err(|_| JqError::Worker("the pool is closed".into()))?;
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut worker = match idle {
-            Some(worker) => worker,
-            None => self.spawn().await?,
-        };
-        // One line in: JSON text never holds a raw newline outside strings, and
-        // `serde_json` output has none; a pretty-printed input is made compact first.
-        let line = if input.contains('\n') {
-            serde_json::from_str::<serde_json::Value>(input)
-                .map_err(|e| JqError::Runtime(format!("the input is not JSON: {e}")))?
-                .to_string()
-        } else {
-            input.to_owned()
-        };
-        let exchange = async {
-            worker.stdin.write_all(line.as_bytes()).await?;
-            worker.stdin.write_all(b"\n").await?;
-            worker.stdin.flush().await?;
-            read_line(&mut worker.stdout, self.limits.max_output_bytes + MAX_MESSAGE_BYTES + 64).await
-        };
-        let reply = match tokio::time::timeout(self.limits.timeout, exchange).await {
-            // The worker is dropped, hence killed; the next call starts another.
-            Err(_) => return Err(JqError::Timeout(self.limits.timeout)),
-            Ok(Err(_)) | Ok(Ok(None)) => {
-                return Err(JqError::ResourceExhausted(
-                    "the worker died (memory limit or stack exhausted) and is replaced".into(),
-                ));
-            }
-            Ok(Ok(Some(reply))) => reply,
-        };
-        let message: Message =
-            serde_json::from_slice(&reply).map_err(|e| JqError::Worker(format!("unreadable reply: {e}")))?;
-        let result = match message {
-            Message::Ok(outputs) => Ok(outputs),
-            Message::Error { kind: ErrorKind::Runtime, message } => Err(JqError::Runtime(message)),
-            Message::Error { kind: ErrorKind::Limit, message } => Err(JqError::ResourceExhausted(message)),
-            other => Err(JqError::Worker(format!("unexpected reply {other:?}"))),
-        };
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
-        result
+        let outputs = self.run_json(input.as_bytes()).await?;
+        outputs.values().map_err(|e| JqError::Worker(format!("unreadable output: {e}")))
     }
 
-    async fn spawn(&self) -> Result<Worker, JqError> {
-        let program = self.command.program().display().to_string();
-        let mut command = self.command.command();
-        let runtime = tokio::runtime::Handle::current();
-        let (send, receive) = tokio::sync::oneshot::channel();
-        spawner::submit(move || {
-            // The child's pipes and its reaping belong to the caller's runtime.
-            let _context = runtime.enter();
-            let _ = send.send(command.spawn());
-        })?;
-        let mut child = receive
-            .await
-            .map_err(|_| JqError::Worker(format!("cannot start {program}: the spawner dropped the request")))?
-            .map_err(|e| JqError::Worker(format!("cannot start {program}: {e}")))?;
-        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(JqError::Worker("the worker has no pipes".into()));
-        };
-        let mut stdout = BufReader::new(stdout);
-        let mut config = serde_json::to_vec(&self.config).map_err(|e| JqError::Worker(e.to_string()))?;
-        config.push(b'\n');
-        let hello = async {
-            stdin.write_all(&config).await?;
-            stdin.flush().await?;
-            read_line(&mut stdout, MAX_MESSAGE_BYTES + 64).await
-        };
-        let reply = match tokio::time::timeout(std::time::Duration::from_secs(10), hello).await {
-            Ok(Ok(Some(reply))) => reply,
-            Ok(Ok(None)) | Ok(Err(_)) => {
-                return Err(JqError::Worker(format!("{program} exited before it was ready (is it a jq worker?)")));
+    /// Every output of the program for `input` (one JSON value, as text), as JSON text.
+    pub async fn run_json(&self, input: &[u8]) -> Result<Outputs, JqError> {
+        self.evaluate(crate::input::json(input)).await
+    }
+
+    /// Every output of the program for the object `input`, as JSON text.
+    pub async fn run_object(&self, input: ObjectInput) -> Result<Outputs, JqError> {
+        self.evaluate(input.into_payload()).await
+    }
+
+    async fn evaluate(&self, input: Vec<u8>) -> Result<Outputs, JqError> {
+        self.shared.start_drivers();
+        let (reply, result) = oneshot::channel();
+        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(Job { input, reply });
+        self.shared.work.notify_one();
+        result.await.unwrap_or_else(|_| Err(JqError::Worker("the worker's task stopped (its runtime ended)".into())))
+    }
+}
+
+impl Drop for JqPool {
+    fn drop(&mut self) {
+        // The tasks end, and with them their workers (killed on drop).
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.work.notify_waiters();
+    }
+}
+
+impl Shared {
+    /// Starts the worker tasks that are not running (none yet, or their runtime ended).
+    fn start_drivers(self: &Arc<Self>) {
+        let mut running = self.drivers.load(Ordering::Acquire);
+        while running < self.limits.workers {
+            match self.drivers.compare_exchange(running, running + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    tokio::spawn(driver::drive(self.clone(), None));
+                    running += 1;
+                }
+                Err(now) => running = now,
             }
-            Err(_) => return Err(JqError::Worker(format!("{program} did not get ready within 10s"))),
-        };
-        match serde_json::from_slice(&reply) {
-            Ok(Message::Ready) => Ok(Worker { _child: child, stdin, stdout }),
-            Ok(Message::Error { message, .. }) => Err(JqError::Worker(message)),
-            _ => Err(JqError::Worker(format!("{program} did not answer as a jq worker"))),
         }
     }
+
+    pub(crate) fn driver_stopped(&self) {
+        self.drivers.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Waits for evaluations and moves them to `batch` (all that wait, within the batch
+    /// limits); `false` once the pool is closed.
+    pub(crate) async fn take(&self, batch: &mut VecDeque<Job>) -> bool {
+        let mut waited = false;
+        loop {
+            if waited {
+                // Woken by the first evaluation queued: the request tasks that are ready
+                // to run queue theirs first, and they go together.
+                tokio::task::yield_now().await;
+            }
+            let notified = self.work.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let more = {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let mut bytes = 0;
+                while let Some(job) = queue.front() {
+                    let full = batch.len() == MAX_BATCH || bytes + job.input.len() > MAX_BATCH_BYTES;
+                    if full && !batch.is_empty() {
+                        break;
+                    }
+                    let Some(job) = queue.pop_front() else { break };
+                    // Its caller is gone (a request cancelled): nobody wants the answer.
+                    if !job.reply.is_closed() {
+                        bytes += job.input.len();
+                        batch.push_back(job);
+                    }
+                }
+                !queue.is_empty()
+            };
+            if !batch.is_empty() {
+                if more {
+                    // Another task may take the rest.
+                    self.work.notify_one();
+                }
+                return true;
+            }
+            notified.await;
+            waited = true;
+        }
+    }
+}
+
+/// How long a worker may hold replies to send them together: a small share of the
+/// timeout (see [`crate::driver`]), at most 1 ms.
+fn hold(timeout: Duration) -> Duration {
+    (timeout / 16).min(Duration::from_millis(1))
 }
 
 /// Starts one worker with `std::process`, waits (10 s at most) for it to be ready, and
@@ -192,20 +230,6 @@ fn probe(command: &WorkerCommand, config: &Config) -> Result<(), JqError> {
             _ => Err(JqError::Worker(format!("{program} did not answer as a jq worker"))),
         },
     }
-}
-
-/// One line, without its newline; `None` at the end of the stream. A longer line than
-/// `limit` is an error.
-async fn read_line(reader: &mut BufReader<ChildStdout>, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    let read = reader.take(limit as u64 + 1).read_until(b'\n', &mut line).await?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if line.pop() != Some(b'\n') {
-        return Err(std::io::Error::other("the reply is too long or cut short"));
-    }
-    Ok(Some(line))
 }
 
 fn check(limits: &Limits) -> Result<(), JqError> {

@@ -1,5 +1,6 @@
 //! The worker process: reads its [`Config`], limits its own address space, compiles the
-//! program, then evaluates one input per line until its standard input ends.
+//! program, then evaluates one input per frame until its standard input ends (see
+//! [`crate::protocol`]).
 //!
 //! Whatever a program does, the worst outcome is this process dying (out of memory:
 //! the allocator aborts under `RLIMIT_AS`; stack overflow) or being killed by the pool
@@ -13,15 +14,19 @@
 //! in the [`Config`]) and exits if not. Without work, a worker also exits when its
 //! standard input ends, which the parent's death does too.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use jaq_core::{Ctx, Vars};
 use jaq_json::Val;
 
 use crate::compile::{Data, Filter, compile, global_values};
 use crate::json::{self, WriteError};
-use crate::protocol::{Config, ErrorKind, Message, PROTOCOL, truncate};
+use crate::protocol::{Config, ErrorKind, HEADER, Message, PROTOCOL, Tag, begin_frame, end_frame, frame_len, truncate};
+use crate::read::read_payload;
 
 /// The worker's `main`: call it when the process was started with [`crate::WORKER_ARG`].
 pub fn worker_main() -> ExitCode {
@@ -44,20 +49,72 @@ pub fn worker_main() -> ExitCode {
     if !send_message(&mut output, &Message::Ready) {
         return ExitCode::FAILURE;
     }
-    let mut reply = Vec::new();
+    serve(&config, &filter, &mut input, &mut output);
+    ExitCode::SUCCESS
+}
+
+/// Bytes asked of the pipe at once.
+const READ_BYTES: usize = 64 * 1024;
+/// Room for replies kept between batches.
+const KEPT_BYTES: usize = 1024 * 1024;
+
+/// Answers frames until the input ends or the output breaks. Every complete frame that
+/// one read brings is evaluated before the next read, and their replies go out in one
+/// write, unless the batch takes longer than `hold_micros`: then what is held goes out
+/// before the next evaluation starts, so that a reply waits behind no evaluation that
+/// starts that late (the pool's deadlines count from the replies it gets).
+fn serve(config: &Config, filter: &Filter, input: &mut impl Read, output: &mut impl Write) {
+    let hold = Duration::from_micros(config.hold_micros);
+    // The globals ($ENV), made once: each evaluation gets a reference.
+    let globals = Vars::new(global_values());
+    let mut chunk = vec![0; READ_BYTES];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut replies = Vec::with_capacity(READ_BYTES);
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return ExitCode::SUCCESS,
-            Ok(_) => {}
+        let mut end = complete_frames(&pending);
+        while end == 0 {
+            match input.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+            end = complete_frames(&pending);
         }
-        reply.clear();
-        evaluate(&config, &filter, &line, &mut reply);
-        reply.push(b'\n');
-        if output.write_all(&reply).and_then(|()| output.flush()).is_err() {
-            return ExitCode::SUCCESS;
+        let started = Instant::now();
+        let batch = Bytes::from(std::mem::take(&mut pending));
+        pending.extend_from_slice(&batch[end..]);
+        let mut at = 0;
+        while at < end {
+            let len = frame_len(&batch[at..]).unwrap_or_default();
+            if !replies.is_empty() && started.elapsed() >= hold && !send(output, &mut replies) {
+                return;
+            }
+            evaluate(config, filter, &globals, &batch.slice(at + HEADER..at + HEADER + len), &mut replies);
+            at += HEADER + len;
+        }
+        if !send(output, &mut replies) {
+            return;
         }
     }
+}
+
+/// Where the complete frames at the start of `buf` end.
+fn complete_frames(buf: &[u8]) -> usize {
+    let mut end = 0;
+    while let Some(len) = frame_len(&buf[end..]) {
+        if buf.len() - end - HEADER < len {
+            break;
+        }
+        end += HEADER + len;
+    }
+    end
+}
+
+fn send(output: &mut impl Write, replies: &mut Vec<u8>) -> bool {
+    let sent = output.write_all(replies).and_then(|()| output.flush()).is_ok();
+    replies.clear();
+    // After a large reply, its room is given back (it counts against RLIMIT_AS).
+    replies.shrink_to(KEPT_BYTES);
+    sent
 }
 
 fn start(line: &[u8], dies_with_parent: Result<(), String>) -> Result<(Config, Filter), String> {
@@ -94,19 +151,22 @@ fn die_with_parent() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the filter on one input line and writes the reply (one JSON line) to `reply`.
-fn evaluate(config: &Config, filter: &Filter, line: &[u8], reply: &mut Vec<u8>) {
-    let input = match json::read(line) {
+/// Runs the filter on one input and appends the reply frame to `replies`.
+fn evaluate(config: &Config, filter: &Filter, globals: &Vars<Val>, input: &Bytes, replies: &mut Vec<u8>) {
+    let frame = begin_frame(replies);
+    let input = match read_payload(input) {
         Ok(input) => input,
-        Err(message) => return error(reply, ErrorKind::Runtime, message),
+        Err(message) => return error(replies, frame, Tag::Runtime, message),
     };
-    reply.extend_from_slice(br#"{"ok":["#);
-    let ctx = Ctx::<Data>::new(&filter.lut, Vars::new(global_values()));
+    replies.push(Tag::Ok as u8);
+    // The outputs' JSON and their newlines count against the budget.
     let budget = config.max_output_bytes;
+    let limit = replies.len() + budget;
+    let ctx = Ctx::<Data>::new(&filter.lut, globals.clone());
     for (count, output) in filter.id.run((ctx, input)).enumerate() {
         if count == config.max_outputs {
             let message = format!("the program yields more than {} outputs", config.max_outputs);
-            return restart(reply, ErrorKind::Limit, message);
+            return error(replies, frame, Tag::Limit, message);
         }
         let value: Val = match output {
             Ok(value) => value,
@@ -122,35 +182,29 @@ fn evaluate(config: &Config, filter: &Filter, line: &[u8], reply: &mut Vec<u8>) 
                         Err(_) => "the program failed".to_owned(),
                     },
                 };
-                return restart(reply, ErrorKind::Runtime, message);
+                return error(replies, frame, Tag::Runtime, message);
             }
         };
-        if count > 0 {
-            reply.push(b',');
+        let written = json::write(replies, limit, &value);
+        if written.is_ok() && replies.len() < limit {
+            replies.push(b'\n');
+            continue;
         }
-        match json::write(reply, budget, &value) {
-            Ok(()) => {}
-            Err(WriteError::TooLarge) => {
-                let message = format!("the outputs take more than {budget} bytes of JSON");
-                return restart(reply, ErrorKind::Limit, message);
-            }
-            Err(WriteError::TooDeep) => {
-                let message = format!("an output nests deeper than {} levels", crate::protocol::MAX_DEPTH);
-                return restart(reply, ErrorKind::Limit, message);
-            }
-        }
+        let message = match written {
+            Err(WriteError::TooDeep) => format!("an output nests deeper than {} levels", crate::protocol::MAX_DEPTH),
+            _ => format!("the outputs take more than {budget} bytes of JSON"),
+        };
+        return error(replies, frame, Tag::Limit, message);
     }
-    reply.extend_from_slice(b"]}");
+    end_frame(replies, frame);
 }
 
-fn restart(reply: &mut Vec<u8>, kind: ErrorKind, message: String) {
-    reply.clear();
-    error(reply, kind, message);
-}
-
-fn error(reply: &mut Vec<u8>, kind: ErrorKind, message: String) {
-    let message = Message::Error { kind, message: truncate(message) };
-    serde_json::to_writer(reply, &message).unwrap_or_default();
+/// Replaces the reply frame begun at `frame` with an error.
+fn error(replies: &mut Vec<u8>, frame: usize, tag: Tag, message: String) {
+    replies.truncate(frame + HEADER);
+    replies.push(tag as u8);
+    replies.extend_from_slice(truncate(message).as_bytes());
+    end_frame(replies, frame);
 }
 
 fn send_message(output: &mut impl Write, message: &Message) -> bool {

@@ -123,3 +123,87 @@ async fn bad_limits_and_bad_workers_are_start_errors() {
     let err = JqPool::start(".", limits(), WorkerCommand::new("/bin/true")).await.unwrap_err();
     assert!(err.to_string().contains("exited before it was ready"), "{err}");
 }
+
+/// Evaluations queued together go to the worker in one batch; a runaway or a memory bomb
+/// among them is answered with its own error, the others with their outputs.
+#[tokio::test]
+async fn a_runaway_or_a_bomb_in_a_batch_fails_alone() {
+    let program = "if . == \"loop\" then (def f: f; f) elif . == \"bomb\" then \"x\" * 1000000000 | length else . end";
+    let limits = Limits { timeout: Duration::from_millis(300), memory_bytes: 64 << 20, ..limits() };
+    let pool = pool(program, limits).await;
+    // One worker, and every run queued before the worker's task runs (a current-thread
+    // runtime): they go out as one batch.
+    let inputs = ["1", "\"loop\"", "2", "\"bomb\"", "3"];
+    let results = futures_join(inputs.iter().map(|input| pool.run(input))).await;
+    assert_eq!(results[0], Ok(vec![json!(1)]));
+    assert_eq!(results[1], Err(JqError::Timeout(Duration::from_millis(300))));
+    assert_eq!(results[2], Ok(vec![json!(2)]));
+    assert!(matches!(&results[3], Err(JqError::ResourceExhausted(m)) if m.contains("died")), "{:?}", results[3]);
+    assert_eq!(results[4], Ok(vec![json!(3)]));
+    assert_eq!(pool.run("4").await.unwrap(), vec![json!(4)]);
+}
+
+/// A caller that gives up (a request cancelled) leaves the worker to the next one.
+#[tokio::test]
+async fn a_cancelled_evaluation_does_not_stop_the_pool() {
+    let pool = pool("if . == \"slow\" then last(range(3000000)) else . end", limits()).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(1), pool.run("\"slow\"")).await;
+    assert!(gave_up.is_err() || gave_up.is_ok_and(|r| r.is_ok()));
+    assert_eq!(pool.run("5").await.unwrap(), vec![json!(5)]);
+}
+
+#[tokio::test]
+async fn inputs_may_span_lines_and_outputs_hold_newlines() {
+    let pool = pool("[.a, \"x\\ny\"], .b", limits()).await;
+    let outputs = pool.run_json(b"{\n  \"a\": \"line\\nbreak\",\n  \"b\": {\"c\": [1, 2.5]}\n}").await.unwrap();
+    assert_eq!(outputs.len(), 2);
+    let texts: Vec<&[u8]> = outputs.iter().collect();
+    assert_eq!(texts, vec![&br#"["line\nbreak","x\ny"]"#[..], &br#"{"c":[1,2.5]}"#[..]]);
+    assert_eq!(outputs.into_single(), Err(2));
+}
+
+/// Polls every future together in this task (what `futures::future::join_all` does).
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = future {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *future = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn object_inputs_are_built_member_by_member() {
+    let pool = pool("[.id, .data, .text]", limits()).await;
+    let mut input = fnmesh_jq::ObjectInput::with_capacity(64);
+    input.string("id", "é\n1");
+    input.json_or_text("data", b"{\n \"n\": [1, 2.5]\n}");
+    input.json_or_text("text", b"{not json");
+    let outputs = pool.run_object(input).await.unwrap();
+    let output = String::from_utf8(outputs.into_single().unwrap()).unwrap();
+    assert_eq!(output, r#"["é\n1",{"n":[1,2.5]},"{not json"]"#);
+}
+
+/// Large inputs and outputs cross the pipes (more than a pipe holds), and the next
+/// evaluation is served as usual.
+#[tokio::test]
+async fn large_inputs_and_outputs_cross_the_pipes() {
+    let pool = pool("if type == \"string\" then . * 3 else . end", limits()).await;
+    let input = format!("\"{}\"", "x".repeat(1 << 20));
+    let outputs = pool.run_json(input.as_bytes()).await.unwrap();
+    assert_eq!(outputs.into_single().unwrap().len(), 3 * (1 << 20) + 2);
+    assert_eq!(pool.run("1").await.unwrap(), vec![json!(1)]);
+}

@@ -16,7 +16,7 @@ fn first_reply(parent_pid: u32) -> serde_json::Value {
         .spawn()
         .unwrap();
     let config = serde_json::json!({
-        "protocol": 2, "program": ".", "memory_bytes": 256u64 << 20, "max_outputs": 10,
+        "protocol": 3, "program": ".", "memory_bytes": 256u64 << 20, "max_outputs": 10, "hold_micros": 0,
         "max_output_bytes": 1000, "parent_pid": parent_pid,
     });
     let mut stdin = worker.stdin.take().unwrap();

@@ -94,14 +94,26 @@ impl Out {
     /// escaped (`\r`, `\u{1b}`): a service, or an event attribute it prints, cannot
     /// forge a line of another source or drive the terminal.
     pub fn line(&self, source: &str, line: &str) {
-        let line = escape_controls(line);
-        self.recent.push(source, &line);
-        let text = if self.color {
-            let colour = self.colour(source);
-            format!("{colour}{source} |{RESET} {line}\n")
-        } else {
-            format!("{source} | {line}\n")
-        };
+        self.lines(source, std::iter::once(line));
+    }
+
+    /// Writes `lines` as coming from `source`, in one write (a function's log block is
+    /// several lines: one write, one lock of the stream, for all of them).
+    pub fn lines<'a>(&self, source: &str, lines: impl IntoIterator<Item = &'a str>) {
+        let colour = if self.color { self.colour(source) } else { "" };
+        let mut text = String::new();
+        for line in lines {
+            let line = escape_controls(line);
+            self.recent.push(source, &line);
+            if self.color {
+                text.extend([colour, source, " |", RESET, " ", &line, "\n"]);
+            } else {
+                text.extend([source, " | ", &line, "\n"]);
+            }
+        }
+        if text.is_empty() {
+            return;
+        }
         // Output is best effort: a closed stdout must not stop the mesh.
         let _ = self.sink.write_block(text.as_bytes());
     }
@@ -146,7 +158,9 @@ impl Out {
 
 /// `line` with its control characters (C0 but tab, DEL, C1) written as Rust escapes.
 fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.chars().any(|c| c.is_control() && c != '\t') {
+    // Control characters are C0 and DEL (one byte each) or C1 (`\u{80}`-`\u{9f}`, two
+    // bytes from 0xC2): a byte scan finds every line without one.
+    if !line.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f || b == 0xc2) {
         return std::borrow::Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len() + 8);
@@ -170,10 +184,11 @@ struct Prefixed {
 impl Write for Prefixed {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.partial.extend_from_slice(bytes);
-        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            self.out.line(&self.source, String::from_utf8_lossy(&line[..end]).trim_end_matches('\r'));
-        }
+        // Every complete line of what was written, in one write; the rest waits.
+        let Some(last) = self.partial.iter().rposition(|b| *b == b'\n') else { return Ok(bytes.len()) };
+        let text = String::from_utf8_lossy(&self.partial[..last]);
+        self.out.lines(&self.source, text.split('\n').map(|line| line.trim_end_matches('\r')));
+        self.partial.drain(..=last);
         Ok(bytes.len())
     }
 

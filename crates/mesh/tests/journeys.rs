@@ -253,3 +253,42 @@ async fn a_journey_says_where_an_event_went_and_why() {
         assert!(names.iter().any(|n| n == route), "no span {route}: {names:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journal_zero_records_nothing_and_delivers_all_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flow.yaml"), MANIFESTS).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let child = Command::new(EXE)
+        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "--journal", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mesh = Mesh { child, port };
+    let base = format!("http://127.0.0.1:{}", mesh.port);
+    let client = reqwest::Client::new();
+    until("fnmesh run up", async || client.get(format!("{base}/.fnmesh/graph")).send().await.ok()).await;
+    let sent = client
+        .post(format!("{base}/default/default"))
+        .header("host", "broker-ingress.knative-eventing.svc.cluster.local")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "o-2")
+        .header("ce-type", "order.placed")
+        .header("ce-source", "/shop")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    // The broker answers after every trigger is done: delivered, filtered, dead-lettered.
+    assert_eq!(sent.status(), 202, "{}", sent.text().await.unwrap());
+    let logs = client.get(format!("{base}/.fnmesh/logs?service=display")).send().await.unwrap();
+    let logs = logs.text().await.unwrap();
+    assert_eq!(logs.matches("id: o-2").count(), 2, "the trigger's delivery and the dead letter:\n{logs}");
+    let journeys = client.get(format!("{base}/.fnmesh/journeys")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(journeys.trim(), "[]", "no journey is kept");
+    let graph = client.get(format!("{base}/.fnmesh/graph")).send().await.unwrap().text().await.unwrap();
+    let graph: Value = serde_json::from_str(&graph).unwrap();
+    assert_eq!(graph["counts"], serde_json::json!({}), "no route counted");
+    assert!(!graph["edges"].as_array().unwrap().is_empty(), "the graph is drawn all the same");
+}

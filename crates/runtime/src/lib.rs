@@ -29,6 +29,7 @@ pub mod delivery;
 mod error;
 mod exchange;
 pub mod function;
+mod guard;
 mod launch;
 pub mod rfc3339;
 pub mod server;

@@ -16,11 +16,11 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -32,10 +32,8 @@ use crate::binding::RequestLimits;
 use crate::budget::Budget;
 use crate::connections::{Connections, MeteredIo};
 use crate::exchange::{ExchangeLimits, Exchanges};
+use crate::guard::Guard;
 use crate::{Error, ServeConfig};
-
-/// W3C trace-context headers a function keeps on its reply.
-const TRACE_HEADERS: [HeaderName; 2] = [HeaderName::from_static("traceparent"), HeaderName::from_static("tracestate")];
 
 /// `handler` for `POST`; any other method answers a JSON `405` with `Allow: POST`.
 pub fn ce_post<H, T>(handler: H) -> MethodRouter
@@ -63,30 +61,12 @@ pub fn service(router: Router, config: &ServeConfig) -> Router {
         // `GET /healthz` if there is one, and that route wins.
         .route("/healthz", MethodRouter::new().fallback(healthy))
         .fallback(|uri: Uri| async move { Error::NotFound(uri.path().to_owned()) });
-    // One middleware for the three, not a layer each: every layer clones the service
-    // and boxes a future per request.
-    let guard = Guard {
+    // One layer for the three, not a layer each: every layer clones the service and
+    // boxes a future per request.
+    router.layer(Guard {
         headers: HeaderLimits { count: config.max_headers, bytes: config.max_header_bytes },
         request: RequestLimits { body: config.body_limit, json_depth: config.json_depth, ..RequestLimits::default() },
-    };
-    router.layer(middleware::from_fn(move |request: Request, next: Next| guarded(guard, request, next)))
-}
-
-/// What [`service`]'s middleware checks and adds.
-#[derive(Debug, Clone, Copy)]
-struct Guard {
-    headers: HeaderLimits,
-    request: RequestLimits,
-}
-
-/// The header limits (see [`header_limits`]), the extractor's limits as a request
-/// extension, and the trace context (see [`trace_context`]), in that order.
-async fn guarded(guard: Guard, mut request: Request, next: Next) -> Response {
-    if let Some(refused) = over_header_limits(guard.headers, &request) {
-        return refused;
-    }
-    request.extensions_mut().insert(guard.request);
-    trace_context(request, next).await
+    })
 }
 
 /// `GET /healthz` for a function whose health can change (an engine pool that can get
@@ -125,7 +105,7 @@ pub fn limit_headers(router: Router, config: &ServeConfig) -> Router {
 
 /// `FNMESH_MAX_HEADERS` and `FNMESH_MAX_HEADER_BYTES`.
 #[derive(Debug, Clone, Copy)]
-struct HeaderLimits {
+pub(crate) struct HeaderLimits {
     count: usize,
     bytes: usize,
 }
@@ -140,7 +120,7 @@ async fn header_limits(limits: HeaderLimits, request: Request, next: Next) -> Re
 }
 
 /// The JSON `431` for a request over the limits, if it is.
-fn over_header_limits(limits: HeaderLimits, request: &Request) -> Option<Response> {
+pub(crate) fn over_header_limits(limits: HeaderLimits, request: &Request) -> Option<Response> {
     let headers = request.headers();
     if headers.len() > limits.count {
         let error = format!(
@@ -159,23 +139,6 @@ fn over_header_limits(limits: HeaderLimits, request: &Request) -> Option<Respons
         return Some(Error::HeadersTooLarge(error).into_response());
     }
     None
-}
-
-/// Copies `traceparent`/`tracestate` from the request onto the reply (unless the
-/// handler set its own) and logs the request at debug level.
-async fn trace_context(request: Request, next: Next) -> Response {
-    // What only the debug line needs is taken only when it is written.
-    let debug = tracing::enabled!(tracing::Level::DEBUG)
-        .then(|| (Instant::now(), request.method().clone(), request.uri().path().to_owned()));
-    let kept = TRACE_HEADERS.map(|name| Some((request.headers().get(&name)?.clone(), name)));
-    let mut response = next.run(request).await;
-    for (value, name) in kept.into_iter().flatten() {
-        response.headers_mut().entry(name).or_insert(value);
-    }
-    if let Some((started, method, path)) = debug {
-        tracing::debug!(%method, path, status = response.status().as_u16(), elapsed = ?started.elapsed(), "request");
-    }
-    response
 }
 
 /// hyper's own caps: twice the configured limits, so that a request over a limit
@@ -232,6 +195,10 @@ async fn serve_with(
     connections: Arc<Connections>,
     limits: ExchangeLimits,
 ) -> io::Result<()> {
+    // Handlers become routes once, here, not on every request: a router that was never
+    // given its state converts each handler (with its layers) into a route per call, as
+    // `axum::serve` avoids with the same call.
+    let router: Router = router.with_state(());
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {

@@ -15,7 +15,7 @@ pub enum Filter {
     Js(JsPool),
     /// `FILTER_CESQL`: CloudEvents SQL.
     Cesql(fnmesh_cesql::Expression),
-    /// `FILTER_JSONPATH`: JSONPath, on threads of its own within the eval limits.
+    /// `FILTER_JSONPATH`: JSONPath within the eval limits (large events on threads of its own).
     JsonPath(Bounded<Query>),
 }
 

@@ -1,10 +1,13 @@
 //! The three transformer dialects, chosen and compiled once at start.
 
 use fnmesh_expr::jsonpath::{Bounded, Template, jsonpath_error};
-use fnmesh_expr::{EvalConfig, event_view, js_error, js_event, one_of, start_js};
+use fnmesh_expr::{EvalConfig, js_error, js_event, one_of, start_js};
 use fnmesh_jq::{JqError, JqPool, WORKER_ARG, WorkerCommand};
 use fnmesh_js::JsPool;
 use fnmesh_runtime::{ConfigError, Env, Error, IncomingEvent};
+use serde_json::Value;
+
+use crate::jq_input::jq_input;
 
 /// The variables that choose a dialect; exactly one must be set.
 pub const VARS: [&str; 3] = ["TRANSFORMER", "TRANSFORMER_JQ", "TRANSFORMER_JSONPATH"];
@@ -49,32 +52,41 @@ impl Transform {
         }
     }
 
-    /// The new data for `incoming`, as JSON text; `None` removes the data.
-    pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<Vec<u8>>, Error> {
-        let value = match self {
+    /// The new data for `incoming`; `None` removes the data.
+    pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<NewData>, Error> {
+        match self {
             // The value as `JSON.stringify` writes it (checked to be JSON), as the original.
-            Self::Js(pool) => {
-                let text = pool.value_json(js_event(incoming, pool.reads())).await.map_err(js_error)?;
-                return Ok(text.map(String::into_bytes));
-            }
+            Self::Js(pool) => pool
+                .value_json(js_event(incoming, pool.reads()))
+                .await
+                .map(|text| text.map(|text| NewData::Json(text.into_bytes())))
+                .map_err(js_error),
             Self::Jq(pool) => {
-                let mut outputs = pool.run(&event_view(incoming).to_string()).await.map_err(jq_error)?;
-                match outputs.len() {
-                    1 => outputs.pop(),
-                    n => {
-                        return Err(Error::Unprocessable(format!(
-                            "TRANSFORMER_JQ: the program gave {n} outputs for this event; it must give exactly one \
-                             (wrap several in [...])"
-                        )));
-                    }
+                let outputs = pool.run_object(jq_input(incoming)).await.map_err(jq_error)?;
+                match outputs.into_single() {
+                    Ok(json) => Ok(Some(NewData::Json(json))),
+                    Err(n) => Err(Error::Unprocessable(format!(
+                        "TRANSFORMER_JQ: the program gave {n} outputs for this event; it must give exactly one \
+                         (wrap several in [...])"
+                    ))),
                 }
             }
-            Self::JsonPath(template) => {
-                Some(template.render_event(incoming).await.map_err(|e| jsonpath_error("TRANSFORMER_JSONPATH", e))?)
-            }
-        };
-        value.map(|data| serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))).transpose()
+            Self::JsonPath(template) => template
+                .render_event(incoming)
+                .await
+                .map(|v| Some(NewData::Value(v)))
+                .map_err(|e| jsonpath_error("TRANSFORMER_JSONPATH", e)),
+        }
     }
+}
+
+/// The new data of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewData {
+    /// A value, to be written as JSON.
+    Value(Value),
+    /// JSON text, as a jq worker or JavaScript's `JSON.stringify` wrote it.
+    Json(Vec<u8>),
 }
 
 /// Address space a jq worker gets on top of `FNMESH_EVAL_MEMORY`, for its code and stack.

@@ -34,6 +34,7 @@
 //! until its abandoned engine thread ends.
 
 mod dialect;
+mod jq_input;
 
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ use fnmesh_runtime::{
     handler,
 };
 
-pub use dialect::Transform;
+pub use dialect::{NewData, Transform};
 
 /// The transformer, for [`fnmesh_runtime::run_function`] and `fnmesh run`.
 pub const SPEC: FunctionSpec = FunctionSpec { name: "transformer", launch };
@@ -67,7 +68,11 @@ impl Transformer {
         let data = self.transform.apply(&incoming).await?;
         let mut event = incoming.event;
         match data {
-            Some(bytes) => {
+            Some(NewData::Json(json)) => {
+                event.set_data("application/json", json);
+            }
+            Some(NewData::Value(data)) => {
+                let bytes = serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))?;
                 event.set_data("application/json", bytes);
             }
             None => {

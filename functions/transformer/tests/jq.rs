@@ -70,3 +70,53 @@ fn start_up_errors_give_the_position() {
     let err = SPEC.build(&worker, Console::null()).unwrap_err().to_string();
     assert!(err.starts_with("TRANSFORMER_JQ: jq worker: cannot start /nonexistent"), "{err}");
 }
+
+#[tokio::test]
+async fn data_goes_through_as_written_or_as_text() {
+    let router = transformer("[.data, .id]");
+    let pretty = CeRequest::binary()
+        .header("content-type", "application/json")
+        .body("{\n  \"message\": \"two\\nlines\",\n  \"n\": [1, 2.5]\n}");
+    let answer = call(&router, &pretty).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!([{"message": "two\nlines", "n": [1, 2.5]}, "1"]));
+    let text = CeRequest::binary().header("content-type", "text/plain").body("not {json}\n");
+    assert_eq!(call(&router, &text).await.json(), json!(["not {json}\n", "1"]));
+}
+
+/// The program sees the object the other dialects see (`event_view`), whatever the data.
+#[tokio::test]
+async fn the_program_sees_the_event_view() {
+    use fnmesh_expr::event_view;
+    let router = transformer(".");
+    let base = [("ce-specversion", "1.0"), ("ce-id", "1\"é"), ("ce-source", "/s"), ("ce-type", "t")];
+    let mut full = base.to_vec();
+    full.extend([("ce-time", "2020-09-14T14:50:00+02:00"), ("ce-myext", "a\\b"), ("ce-subject", "s")]);
+    full.push(("ce-dataschema", "https://example.com/schema"));
+    let mut text = base.to_vec();
+    text.push(("content-type", "text/plain"));
+    let mut json = full.clone();
+    json.push(("content-type", "application/json"));
+    let deep = format!("{}1{}", "[".repeat(90), "]".repeat(90));
+    for (headers, body) in [
+        (&json, "{\n  \"a\": [1, 2.5, -0.0, 1e300, \"\\u00e9\"],\n  \"a\": 7, \"data\": null\n}"),
+        (&json, "{oops"),
+        (&json, "1e400"),
+        (&json, deep.as_str()),
+        (&json, ""),
+        (&text, "{\"a\": 1}\nline\t\"two\""),
+        (&full, "[1]"),
+        (&base.to_vec(), ""),
+    ] {
+        let mut request = CeRequest::raw().body(body.to_owned());
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers.iter() {
+            request = request.header(name, value);
+            map.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        let incoming = fnmesh_runtime::binding::decode(&map, body.to_owned().into()).unwrap();
+        let answer = call(&router, &request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}: {}", answer.text());
+        assert_eq!(answer.json(), event_view(&incoming), "{body}");
+    }
+}

@@ -20,7 +20,11 @@ use jsonpath_rust::parser::model as ast;
 use regex_automata::hybrid::dfa::Cache;
 use serde_json::{Number, Value};
 
+use super::doc::Json;
+
 use super::pattern::{CACHE_BYTES, Pattern};
+
+mod reads;
 
 /// Nesting of evaluation (descendants, segments, filters, queries inside filters) past
 /// which the evaluation stops: it keeps the stack well inside a thread's.
@@ -75,7 +79,7 @@ enum Op {
 /// A value-typed expression (RFC 9535's ValueType).
 #[derive(Debug, Clone)]
 enum Operand {
-    Literal(Value),
+    Literal(Json<'static>),
     /// A singular query: its node, or nothing.
     Singular(Path),
     Length(Box<Operand>),
@@ -167,7 +171,7 @@ fn test(test: &ast::Test) -> Result<Logical, String> {
 
 fn regex_test(text: &ast::FnArg, pattern: &ast::FnArg, whole: bool) -> Result<Logical, String> {
     let pattern = match value_arg(pattern)? {
-        Operand::Literal(Value::String(pattern)) => RegexArg::Fixed(Pattern::new(&pattern, whole)),
+        Operand::Literal(Json::String(pattern)) => RegexArg::Fixed(Pattern::new(&pattern, whole)),
         Operand::Literal(_) => RegexArg::Fixed(None),
         read => RegexArg::Read(Box::new(read)),
     };
@@ -244,13 +248,13 @@ fn singular(query: &ast::SingularQuery) -> Path {
     Path { root, segments }
 }
 
-fn literal_value(literal: &ast::Literal) -> Value {
+fn literal_value(literal: &ast::Literal) -> Json<'static> {
     match literal {
-        ast::Literal::Int(n) => Value::from(*n),
-        ast::Literal::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        ast::Literal::String(s) => Value::String(s.clone()),
-        ast::Literal::Bool(b) => Value::Bool(*b),
-        ast::Literal::Null => Value::Null,
+        ast::Literal::Int(n) => Json::Number(Number::from(*n)),
+        ast::Literal::Float(f) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        ast::Literal::String(s) => Json::String(s.clone().into()),
+        ast::Literal::Bool(b) => Json::Bool(*b),
+        ast::Literal::Null => Json::Null,
     }
 }
 
@@ -327,7 +331,7 @@ impl Budget {
 
 /// One evaluation over one document.
 pub(crate) struct Eval<'a> {
-    root: &'a Value,
+    root: &'a Json<'a>,
     budget: Budget,
     depth: usize,
     /// The caches of the query's literal patterns, by the pattern's address.
@@ -344,7 +348,7 @@ struct ReadPattern {
 }
 
 type Step = Result<ControlFlow<()>, Stop>;
-type Sink<'s, 'a> = &'s mut dyn FnMut(&mut Eval<'a>, &'a Value) -> Step;
+type Sink<'s, 'a> = &'s mut dyn FnMut(&mut Eval<'a>, &'a Json<'a>) -> Step;
 
 const GO_ON: Step = Ok(ControlFlow::Continue(()));
 
@@ -358,15 +362,15 @@ macro_rules! forward {
 }
 
 impl<'a> Eval<'a> {
-    pub(crate) fn new(root: &'a Value, budget: Budget) -> Self {
+    pub(crate) fn new(root: &'a Json<'a>, budget: Budget) -> Self {
         Self { root, budget, depth: 0, caches: HashMap::new(), last_read: None }
     }
 
     /// Every node `path` selects, in order, each charged to the budget as a reference.
-    pub(crate) fn select(&mut self, path: &Path) -> Result<Vec<&'a Value>, Stop> {
+    pub(crate) fn select(&mut self, path: &Path) -> Result<Vec<&'a Json<'a>>, Stop> {
         let mut nodes = Vec::new();
         let _: ControlFlow<()> = self.run(path, self.root, &mut |eval, node| {
-            eval.budget.spend(size_of::<&Value>())?;
+            eval.budget.spend(size_of::<&Json<'_>>())?;
             nodes.push(node);
             GO_ON
         })?;
@@ -378,19 +382,20 @@ impl<'a> Eval<'a> {
         self.exists_from(path, self.root)
     }
 
-    /// A copy of `value`, charged to the budget first (an estimate of its heap).
-    pub(crate) fn copy(&mut self, value: &Value) -> Result<Value, Stop> {
+    /// `value` as a `serde_json::Value`, charged to the budget first (an estimate of its
+    /// heap).
+    pub(crate) fn copy(&mut self, value: &Json<'_>) -> Result<Value, Stop> {
         self.charge_copy(value)?;
-        Ok(value.clone())
+        Ok(value.to_value())
     }
 
-    fn charge_copy(&mut self, value: &Value) -> Result<(), Stop> {
+    fn charge_copy(&mut self, value: &Json<'_>) -> Result<(), Stop> {
         self.budget.tick()?;
         self.budget.spend(size_of::<Value>())?;
         match value {
-            Value::String(s) => self.budget.spend(s.len()),
-            Value::Array(items) => items.iter().try_for_each(|item| self.charge_copy(item)),
-            Value::Object(members) => members.iter().try_for_each(|(key, item)| {
+            Json::String(s) => self.budget.spend(s.len()),
+            Json::Array(items) => items.iter().try_for_each(|item| self.charge_copy(item)),
+            Json::Object(members) => members.iter().try_for_each(|(key, item)| {
                 self.budget.spend(key.len() + size_of::<String>() + 2 * size_of::<usize>())?;
                 self.charge_copy(item)
             }),
@@ -398,12 +403,12 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn exists_from(&mut self, path: &Path, current: &'a Value) -> Result<bool, Stop> {
+    fn exists_from(&mut self, path: &Path, current: &'a Json<'a>) -> Result<bool, Stop> {
         let start = if path.root { self.root } else { current };
         Ok(self.run(path, start, &mut |_, _| Ok(ControlFlow::Break(())))?.is_break())
     }
 
-    fn run(&mut self, path: &Path, start: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn run(&mut self, path: &Path, start: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         self.enter()?;
         let step = self.segments(&path.segments, start, sink);
         self.depth -= 1;
@@ -420,7 +425,7 @@ impl<'a> Eval<'a> {
     }
 
     /// Hands each node `segments` select from `node` to `sink`, depth first.
-    fn segments(&mut self, segments: &[Segment], node: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn segments(&mut self, segments: &[Segment], node: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         let Some((first, rest)) = segments.split_first() else { return sink(self, node) };
         match first {
             Segment::Child(selectors) => {
@@ -432,7 +437,7 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn segments_nested(&mut self, segments: &[Segment], node: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn segments_nested(&mut self, segments: &[Segment], node: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         self.enter()?;
         let step = self.segments(segments, node, sink);
         self.depth -= 1;
@@ -440,22 +445,22 @@ impl<'a> Eval<'a> {
     }
 
     /// `node` and every node under it, parents before children, in document order.
-    fn descendants(&mut self, node: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn descendants(&mut self, node: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         self.enter()?;
         let step = self.descendants_inner(node, sink);
         self.depth -= 1;
         step
     }
 
-    fn descendants_inner(&mut self, node: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn descendants_inner(&mut self, node: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         forward!(sink(self, node));
         match node {
-            Value::Array(items) => {
+            Json::Array(items) => {
                 for item in items {
                     forward!(self.descendants(item, sink));
                 }
             }
-            Value::Object(members) => {
+            Json::Object(members) => {
                 for item in members.values() {
                     forward!(self.descendants(item, sink));
                 }
@@ -466,46 +471,46 @@ impl<'a> Eval<'a> {
     }
 
     /// What `selectors` select among the children of `node`, selector after selector.
-    fn children(&mut self, selectors: &[Selector], node: &'a Value, sink: Sink<'_, 'a>) -> Step {
+    fn children(&mut self, selectors: &[Selector], node: &'a Json<'a>, sink: Sink<'_, 'a>) -> Step {
         for selector in selectors {
             self.budget.tick()?;
             match (selector, node) {
-                (Selector::Name(name), Value::Object(members)) => {
+                (Selector::Name(name), Json::Object(members)) => {
                     if let Some(child) = members.get(name) {
                         forward!(sink(self, child));
                     }
                 }
-                (Selector::Wildcard, Value::Array(items)) => {
+                (Selector::Wildcard, Json::Array(items)) => {
                     for item in items {
                         self.budget.tick()?;
                         forward!(sink(self, item));
                     }
                 }
-                (Selector::Wildcard, Value::Object(members)) => {
+                (Selector::Wildcard, Json::Object(members)) => {
                     for item in members.values() {
                         self.budget.tick()?;
                         forward!(sink(self, item));
                     }
                 }
-                (Selector::Index(index), Value::Array(items)) => {
+                (Selector::Index(index), Json::Array(items)) => {
                     if let Some(item) = normalize(*index, items.len()).and_then(|i| items.get(i)) {
                         forward!(sink(self, item));
                     }
                 }
-                (Selector::Slice { start, end, step }, Value::Array(items)) => {
+                (Selector::Slice { start, end, step }, Json::Array(items)) => {
                     for i in slice(*start, *end, *step, items.len()) {
                         self.budget.tick()?;
                         forward!(sink(self, &items[i]));
                     }
                 }
-                (Selector::Filter(filter), Value::Array(items)) => {
+                (Selector::Filter(filter), Json::Array(items)) => {
                     for item in items {
                         if self.holds(filter, item)? {
                             forward!(sink(self, item));
                         }
                     }
                 }
-                (Selector::Filter(filter), Value::Object(members)) => {
+                (Selector::Filter(filter), Json::Object(members)) => {
                     for item in members.values() {
                         if self.holds(filter, item)? {
                             forward!(sink(self, item));
@@ -519,14 +524,14 @@ impl<'a> Eval<'a> {
     }
 
     /// Whether `filter` holds with `current` as `@`.
-    fn holds(&mut self, filter: &Logical, current: &'a Value) -> Result<bool, Stop> {
+    fn holds(&mut self, filter: &Logical, current: &'a Json<'a>) -> Result<bool, Stop> {
         self.enter()?;
         let holds = self.holds_inner(filter, current);
         self.depth -= 1;
         holds
     }
 
-    fn holds_inner(&mut self, filter: &Logical, current: &'a Value) -> Result<bool, Stop> {
+    fn holds_inner(&mut self, filter: &Logical, current: &'a Json<'a>) -> Result<bool, Stop> {
         match filter {
             Logical::Or(any) => {
                 for filter in any {
@@ -552,7 +557,7 @@ impl<'a> Eval<'a> {
                 self.compare(*op, left, right)
             }
             Logical::Regex { text, pattern, whole } => {
-                let Found::Node(Value::String(text)) = self.operand(text, current)? else { return Ok(false) };
+                let Found::Node(Json::String(text)) = self.operand(text, current)? else { return Ok(false) };
                 match pattern {
                     RegexArg::Fixed(None) => Ok(false),
                     RegexArg::Fixed(Some(pattern)) => {
@@ -566,7 +571,7 @@ impl<'a> Eval<'a> {
                         matched
                     }
                     RegexArg::Read(pattern) => {
-                        let Found::Node(Value::String(pattern)) = self.operand(pattern, current)? else {
+                        let Found::Node(Json::String(pattern)) = self.operand(pattern, current)? else {
                             return Ok(false);
                         };
                         self.match_read(pattern, *whole, text)
@@ -601,7 +606,7 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn operand<'o>(&mut self, operand: &'o Operand, current: &'a Value) -> Result<Found<'o>, Stop>
+    fn operand<'o>(&mut self, operand: &'o Operand, current: &'a Json<'a>) -> Result<Found<'o>, Stop>
     where
         'a: 'o,
     {
@@ -613,8 +618,8 @@ impl<'a> Eval<'a> {
                 for segment in &path.segments {
                     node = match (segment, node) {
                         (Segment::Child(selectors), Some(parent)) => match (selectors.as_slice(), parent) {
-                            ([Selector::Name(name)], Value::Object(members)) => members.get(name),
-                            ([Selector::Index(index)], Value::Array(items)) => {
+                            ([Selector::Name(name)], Json::Object(members)) => members.get(name),
+                            ([Selector::Index(index)], Json::Array(items)) => {
                                 normalize(*index, items.len()).and_then(|i| items.get(i))
                             }
                             _ => None,
@@ -625,9 +630,9 @@ impl<'a> Eval<'a> {
                 node.map_or(Found::Nothing, Found::Node)
             }
             Operand::Length(of) => match self.operand(of, current)? {
-                Found::Node(Value::String(s)) => Found::Count(s.chars().count()),
-                Found::Node(Value::Array(items)) => Found::Count(items.len()),
-                Found::Node(Value::Object(members)) => Found::Count(members.len()),
+                Found::Node(Json::String(s)) => Found::Count(s.chars().count()),
+                Found::Node(Json::Array(items)) => Found::Count(items.len()),
+                Found::Node(Json::Object(members)) => Found::Count(members.len()),
                 _ => Found::Nothing,
             },
             Operand::Count(path) => {
@@ -681,11 +686,11 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn deep_equal(&mut self, a: &Value, b: &Value) -> Result<bool, Stop> {
+    fn deep_equal(&mut self, a: &Json<'_>, b: &Json<'_>) -> Result<bool, Stop> {
         self.budget.tick()?;
         Ok(match (a, b) {
-            (Value::Number(a), Value::Number(b)) => Num::of(a).cmp(&Num::of(b)) == Some(Ordering::Equal),
-            (Value::Array(a), Value::Array(b)) => {
+            (Json::Number(a), Json::Number(b)) => Num::of(a).cmp(&Num::of(b)) == Some(Ordering::Equal),
+            (Json::Array(a), Json::Array(b)) => {
                 if a.len() != b.len() {
                     return Ok(false);
                 }
@@ -696,11 +701,11 @@ impl<'a> Eval<'a> {
                 }
                 true
             }
-            (Value::Object(a), Value::Object(b)) => {
+            (Json::Object(a), Json::Object(b)) => {
                 if a.len() != b.len() {
                     return Ok(false);
                 }
-                for (key, a) in a {
+                for (key, a) in a.iter() {
                     match b.get(key) {
                         Some(b) if self.deep_equal(a, b)? => {}
                         _ => return Ok(false),
@@ -708,7 +713,10 @@ impl<'a> Eval<'a> {
                 }
                 true
             }
-            (a, b) => a == b,
+            (Json::String(a), Json::String(b)) => a == b,
+            (Json::Bool(a), Json::Bool(b)) => a == b,
+            (Json::Null, Json::Null) => true,
+            _ => false,
         })
     }
 }
@@ -717,14 +725,14 @@ impl<'a> Eval<'a> {
 #[derive(Debug, Clone, Copy)]
 enum Found<'v> {
     Nothing,
-    Node(&'v Value),
+    Node(&'v Json<'v>),
     Count(usize),
 }
 
 impl Found<'_> {
     fn number(self) -> Option<Num> {
         match self {
-            Found::Node(Value::Number(n)) => Some(Num::of(n)),
+            Found::Node(Json::Number(n)) => Some(Num::of(n)),
             Found::Count(n) => Some(Num::Int(n as i128)),
             _ => None,
         }
@@ -737,7 +745,7 @@ fn less(left: Found<'_>, right: Found<'_>) -> bool {
     }
     match (left, right) {
         // Byte order of UTF-8 is the order of code points, as RFC 9535 compares strings.
-        (Found::Node(Value::String(a)), Found::Node(Value::String(b))) => a < b,
+        (Found::Node(Json::String(a)), Found::Node(Json::String(b))) => a < b,
         _ => false,
     }
 }
@@ -813,6 +821,7 @@ fn slice(start: Option<i64>, end: Option<i64>, step: i64, len: usize) -> impl It
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonpath::doc::Object;
     use serde_json::json;
 
     fn path(text: &str) -> Path {
@@ -820,7 +829,8 @@ mod tests {
     }
 
     fn select(text: &str, doc: &Value) -> Vec<Value> {
-        Eval::new(doc, Budget::unlimited()).select(&path(text)).unwrap().into_iter().cloned().collect()
+        let doc = Json::from_value(doc);
+        Eval::new(&doc, Budget::unlimited()).select(&path(text)).unwrap().into_iter().map(Json::to_value).collect()
     }
 
     fn compile_error(text: &str) -> String {
@@ -872,28 +882,39 @@ mod tests {
     #[test]
     fn budgets_stop_evaluations() {
         let doc = json!({"a": (0..1000).collect::<Vec<_>>(), "b": "text"});
+        let doc = Json::from_value(&doc);
         let mut eval = Eval::new(&doc, Budget::new(Instant::now(), usize::MAX));
-        assert_eq!(eval.select(&path("$..[?count(@..*) > 0]")), Err(Stop::Timeout));
+        assert_eq!(eval.select(&path("$..[?count(@..*) > 0]")).map(|nodes| nodes.len()), Err(Stop::Timeout));
         let mut eval = Eval::new(&doc, Budget::new(Instant::now() + std::time::Duration::from_secs(60), 100));
         assert_eq!(eval.copy(&doc), Err(Stop::TooLarge));
     }
 
+    /// On the pool's threads, and on a tokio worker thread (2 MiB of stack), where small
+    /// events are evaluated.
     #[test]
     fn nesting_stops_before_the_stack_of_an_evaluation_thread_runs_out() {
-        // serde_json drops and compares deep values recursively: keep them to one thread.
+        for stack in [super::super::pool::STACK_BYTES, 2 * 1024 * 1024] {
+            nesting_stops_within(stack);
+        }
+    }
+
+    fn nesting_stops_within(stack: usize) {
+        // Values are dropped recursively: only what the evaluation itself takes is measured.
         let on_evaluation_stack = |query: &'static str, levels: usize| {
             std::thread::Builder::new()
-                .stack_size(super::super::pool::STACK_BYTES)
+                .stack_size(stack)
                 .spawn(move || {
-                    let mut deep = json!(0);
+                    let mut deep = Json::Number(0.into());
                     for _ in 0..levels {
-                        // Not json!: it would copy `deep` each time.
-                        deep = Value::Object([("a".to_owned(), Value::Array(vec![deep]))].into_iter().collect());
+                        deep = Json::Object(Object::new(vec![("a".into(), Json::Array(vec![deep]))]));
                     }
                     let outcome = Eval::new(&deep, Budget::unlimited()).select(&path(query)).map(|nodes| nodes.len());
                     // Dropping 2 levels per step recursively: take it apart from the top.
-                    while let Value::Object(mut members) = deep {
-                        deep = members.remove("a").and_then(|mut a| a.get_mut(0).map(Value::take)).unwrap_or_default();
+                    while let Json::Object(object) = deep {
+                        deep = match object.into_members().pop() {
+                            Some((_, Json::Array(mut items))) => items.pop().unwrap_or(Json::Null),
+                            _ => Json::Null,
+                        };
                     }
                     outcome
                 })

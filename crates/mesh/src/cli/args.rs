@@ -79,8 +79,9 @@ Then, from another terminal:
         /// rebuild and restart only what changed, keeping the rest of the mesh up.
         #[arg(long, short)]
         watch: bool,
-        /// How many recent event journeys the live view (/.fnmesh/) and `fnmesh events` keep.
-        #[arg(long, default_value_t = crate::dataplane::journal::DEFAULT_JOURNEYS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        /// How many recent event journeys the live view (/.fnmesh/) and `fnmesh events` keep;
+        /// 0 turns the journal off (the live view then shows the graph only).
+        #[arg(long, default_value_t = crate::dataplane::journal::DEFAULT_JOURNEYS as u32, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
         journal: u32,
         /// Export every journey as OpenTelemetry spans (OTLP/HTTP JSON) to this endpoint,
         /// e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or

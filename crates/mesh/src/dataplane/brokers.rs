@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use fnmesh_runtime::{AttributesReader, Event};
 use http::HeaderMap;
-use tokio::task::JoinSet;
 
 use super::Mesh;
 use super::courier::{Hop, Role};
@@ -115,35 +114,31 @@ impl Mesh {
         event: &Event,
         headers: &HeaderMap,
     ) -> Result<(), String> {
-        let mut tasks = JoinSet::new();
-        for index in 0..broker.triggers.len() {
-            let (mesh, broker, event, headers) = (self.clone(), broker.clone(), event.clone(), headers.clone());
-            tasks.spawn(async move { mesh.trigger(&broker, &broker.triggers[index], event, headers).await });
-        }
-        super::all_delivered(tasks).await
+        let deliveries = broker.triggers.iter().map(|trigger| self.trigger(broker, trigger, event, headers));
+        super::all_delivered(deliveries).await
     }
 
     /// One trigger: the filter decides, then the subscriber, its reply back into the
     /// broker, and the dead letter sink for failures of either.
     async fn trigger(
-        self: Arc<Self>,
+        self: &Arc<Self>,
         broker: &BrokerPlan,
         trigger: &TriggerPlan,
-        event: Event,
-        headers: HeaderMap,
+        event: &Event,
+        headers: &HeaderMap,
     ) -> Result<(), String> {
         let label = format!("trigger/{}", trigger.name);
-        if let Some(why) = trigger.filter.explain(&event) {
+        if let Some(why) = trigger.filter.explain(event) {
             self.courier.out.log(&format!("{label}: filtered out event {}: {why}", event.id()));
-            let key = super::journal::trace_key(&headers, &event);
-            self.courier.journal.filtered(&key, &event, &label, &trigger.subscriber, &why);
+            let key = super::journal::trace_key(headers, event);
+            self.courier.journal.filtered(&key, event, &label, &trigger.subscriber, &why);
             return Ok(());
         }
         let namespace = broker.namespace.as_str();
         // The broker's own attribute is not the subscriber's business: it is taken off
         // before delivery and put back, unchanged, on the reply (upstream's filter does so);
         // a dead letter keeps it.
-        let broker_ttl = ttl(&event).unwrap_or(self.broker_ttl);
+        let broker_ttl = ttl(event).unwrap_or(self.broker_ttl);
         let mut delivered = event.clone();
         delivered.remove_extension("knativebrokerttl");
         let mut carrying = headers.clone();
@@ -153,16 +148,14 @@ impl Mesh {
         let answer = match self.courier.deliver(hop, &delivered, &carrying, &trigger.delivery).await {
             Ok(answer) => answer,
             Err(failure) => {
-                return self.courier.dead_letter(hop, &trigger.delivery, &event, &headers, failure).await.map_err(
-                    |e| {
-                        self.courier.out.log(&format!("{label}: event {} lost: {e}", event.id()));
-                        e
-                    },
-                );
+                return self.courier.dead_letter(hop, &trigger.delivery, event, headers, failure).await.map_err(|e| {
+                    self.courier.out.log(&format!("{label}: event {} lost: {e}", event.id()));
+                    e
+                });
             }
         };
         let Some((reply, mut reply_headers)) = answer else { return Ok(()) };
-        continue_trace(&headers, &mut reply_headers);
+        continue_trace(headers, &mut reply_headers);
         // Back into the broker with the TTL it came with; the ingress takes one off.
         let reply = with_extension(&reply, "knativebrokerttl", broker_ttl.to_string());
         let Some(ingress) = address::address(Kind::Broker, &broker.namespace, &broker.name) else { return Ok(()) };
@@ -172,7 +165,7 @@ impl Mesh {
         match self.courier.deliver(reply_hop, &reply, &reply_headers, &trigger.delivery).await {
             Ok(_) => Ok(()),
             Err(failure) => {
-                self.courier.dead_letter(reply_hop, &trigger.delivery, &event, &headers, failure).await.map_err(|e| {
+                self.courier.dead_letter(reply_hop, &trigger.delivery, event, headers, failure).await.map_err(|e| {
                     self.courier.out.log(&format!("{reply_label}: reply lost: {e}"));
                     e
                 })

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use fnmesh_runtime::Event;
 use http::HeaderMap;
-use tokio::task::JoinSet;
 
 use super::Mesh;
 use super::courier::{Hop, Role};
@@ -21,20 +20,15 @@ impl Mesh {
         event: Event,
         headers: HeaderMap,
     ) -> Result<(), String> {
-        let mut tasks = JoinSet::new();
-        for index in 0..channel.subscriptions.len() {
-            let (mesh, channel, event, headers) = (self.clone(), channel.clone(), event.clone(), headers.clone());
-            tasks.spawn(async move {
-                mesh.subscription(&channel.namespace, &channel.subscriptions[index], &event, &headers).await
-            });
-        }
-        super::all_delivered(tasks).await
+        let deliveries =
+            channel.subscriptions.iter().map(|sub| self.subscription(&channel.namespace, sub, &event, &headers));
+        super::all_delivered(deliveries).await
     }
 
     /// One subscription: subscriber, then its reply to `reply`; failures of either go
     /// to the dead letter sink with the original event.
     async fn subscription(
-        &self,
+        self: &Arc<Self>,
         namespace: &str,
         sub: &SubscriptionPlan,
         event: &Event,

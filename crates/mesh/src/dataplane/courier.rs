@@ -12,7 +12,7 @@ use fnmesh_runtime::delivery::{DeliveryPolicy, Next, Tried};
 use fnmesh_runtime::{AttributesReader, Event};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::headers::{HOPS_HEADER, pass_through};
+use super::headers::{HOPS_HEADER, TRACEPARENT, pass_through, span_id};
 use super::journal::{Attempted, Journal, trace_key};
 use super::transport::{Attempt, Transport};
 use crate::output::Out;
@@ -72,6 +72,9 @@ pub struct Hop<'a> {
 /// `Kn-Namespace`: the namespace of the sending object (`pkg/apis/http.go`).
 const KN_NAMESPACE: http::HeaderName = http::HeaderName::from_static("kn-namespace");
 
+/// `Prefer: reply`: the sender takes a reply event (`pkg/kncloudevents/event_dispatcher.go`).
+const PREFER: http::HeaderName = http::HeaderName::from_static("prefer");
+
 /// Sends events over the transport and logs what happened.
 #[derive(Debug, Clone)]
 pub struct Courier {
@@ -81,6 +84,8 @@ pub struct Courier {
     pub out: Out,
     /// Where every attempt is recorded, as a hop of its event's journey.
     pub journal: Arc<Journal>,
+    /// The data plane that hops to the mesh's own channels and brokers enter.
+    pub latest: Arc<super::handoff::Latest>,
 }
 
 impl Courier {
@@ -107,16 +112,17 @@ impl Courier {
         let mut headers = headers.clone();
         match role {
             Role::Subscriber | Role::Trigger { .. } => {
-                headers.insert("prefer", HeaderValue::from_static("reply"));
+                headers.insert(PREFER, HeaderValue::from_static("reply"));
             }
             Role::Forward | Role::Source => {
-                headers.remove("prefer");
+                headers.remove(PREFER);
             }
         }
         if let Ok(namespace) = HeaderValue::from_str(namespace) {
             headers.insert(KN_NAMESPACE, namespace);
         }
-        if headers.contains_key(&HOPS_HEADER) && !self.transport.routes.is_mesh(&target.url) {
+        let to_mesh = self.transport.routes.is_mesh(&target.url);
+        if !to_mesh {
             headers.remove(&HOPS_HEADER);
         }
         let encoding = match role {
@@ -126,15 +132,19 @@ impl Courier {
         let headers = &headers;
         let key = trace_key(headers, event);
         let id = event.id();
-        // Each attempt: one line of the log, one hop of the journey.
+        let verbose = self.out.verbose;
+        // Each attempt: one line of the log (written only when it is shown), one hop of
+        // the journey.
         let note = |n: u32,
                     status: Option<u16>,
                     reason: Option<String>,
                     elapsed: Duration,
                     next: Option<Next>,
                     reply: Option<&Event>,
-                    line: String| {
-            self.out.log(&format!("{line} (event {id})"));
+                    line: &dyn Fn() -> String| {
+            if verbose {
+                self.out.log(&format!("{} (event {id})", line()));
+            }
             let backoff = match next {
                 Some(Next::Retry { attempt, .. }) => Some(policy.backoff(attempt)),
                 _ => None,
@@ -159,47 +169,63 @@ impl Courier {
                 // Each request is a span of its own, in the sender's trace (the tracing
                 // transport upstream starts one per request).
                 let headers = with_new_span(headers);
-                match self.transport.post(&target.url, event, &headers, policy.timeout, encoding).await {
+                let answer = match to_mesh.then(|| self.handoff(&target.url)).flatten() {
+                    Some((mesh, destination)) => mesh.handed(destination, event, &headers, policy.timeout).await,
+                    // Boxed: the HTTP client's future is large, and every future that holds
+                    // this one (a channel's fan-out, a broker's triggers) is moved whole
+                    // into its task.
+                    None => Box::pin(self.transport.post(&target.url, event, headers, policy.timeout, encoding)).await,
+                };
+                match answer {
                     Attempt::Answered { status, headers: answer, body, elapsed } => {
-                        let took = millis(elapsed);
+                        let took = || millis(elapsed);
                         let code = status.as_u16();
                         if status.is_success() {
                             return match reply(&target.url, status, &answer, body, role) {
                                 Ok(delivered) => {
-                                    let line = format!("{label} -> {}: {code} in {took} ms", target.name);
-                                    note(n, Some(code), None, elapsed, None, delivered.as_ref().map(|(e, _)| e), line);
+                                    let line = || format!("{label} -> {}: {code} in {} ms", target.name, took());
+                                    note(n, Some(code), None, elapsed, None, delivered.as_ref().map(|(e, _)| e), &line);
                                     Tried::Delivered(delivered)
                                 }
                                 Err(failure) if failure.status == 502 => {
                                     let next = policy.next(n, Some(StatusCode::BAD_GATEWAY));
-                                    let line = format!(
-                                        "{label} -> {}: {code} with a body that is not a CloudEvent in {took} ms{}",
-                                        target.name,
-                                        describe(next)
-                                    );
-                                    note(n, Some(502), Some(failure.reason.clone()), elapsed, Some(next), None, line);
+                                    let line = || {
+                                        format!(
+                                            "{label} -> {}: {code} with a body that is not a CloudEvent in {} ms{}",
+                                            target.name,
+                                            took(),
+                                            describe(next)
+                                        )
+                                    };
+                                    note(n, Some(502), Some(failure.reason.clone()), elapsed, Some(next), None, &line);
                                     Tried::Answered { status: StatusCode::BAD_GATEWAY, headers: answer, error: failure }
                                 }
                                 Err(failure) => {
-                                    let line = format!("{label} -> {}: {code} in {took} ms", target.name);
+                                    let line = || format!("{label} -> {}: {code} in {} ms", target.name, took());
                                     let next = Some(Next::NotRetried);
-                                    note(n, Some(code), Some(failure.reason.clone()), elapsed, next, None, line);
+                                    note(n, Some(code), Some(failure.reason.clone()), elapsed, next, None, &line);
                                     Tried::Final(failure)
                                 }
                             };
                         }
                         let next = policy.next(n, Some(status));
-                        let line = format!("{label} -> {}: {code} in {took} ms{}", target.name, describe(next));
+                        let line = || format!("{label} -> {}: {code} in {} ms{}", target.name, took(), describe(next));
                         let reason = format!("{} answered {status}", target.url);
-                        note(n, Some(code), Some(reason.clone()), elapsed, Some(next), None, line);
+                        note(n, Some(code), Some(reason.clone()), elapsed, Some(next), None, &line);
                         let failure = Failure { url: target.url.clone(), status: code, reason, body };
                         Tried::Answered { status, headers: answer, error: Box::new(failure) }
                     }
                     Attempt::Failed { reason, elapsed } => {
-                        let took = millis(elapsed);
                         let next = policy.next(n, None);
-                        let line = format!("{label} -> {}: {reason} after {took} ms{}", target.name, describe(next));
-                        note(n, None, Some(reason.clone()), elapsed, Some(next), None, line);
+                        let line = || {
+                            format!(
+                                "{label} -> {}: {reason} after {} ms{}",
+                                target.name,
+                                millis(elapsed),
+                                describe(next)
+                            )
+                        };
+                        note(n, None, Some(reason.clone()), elapsed, Some(next), None, &line);
                         let body = Bytes::from(format!("dispatch error: {reason}"));
                         let reason = format!("{}: {reason}", target.url);
                         Tried::NoAnswer(Box::new(Failure { url: target.url.clone(), status: 500, reason, body }))
@@ -258,18 +284,17 @@ pub fn with_error_extensions(event: &Event, failure: &Failure) -> Event {
 /// `tracestate` goes on unchanged. Without a valid `traceparent`, unchanged.
 fn with_new_span(headers: &HeaderMap) -> HeaderMap {
     let mut headers = headers.clone();
-    let fresh = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(|parent| {
-        let parts: Vec<&str> = parent.split('-').collect();
-        match parts.as_slice() {
-            [version, trace, span, flags] if trace.len() == 32 && span.len() == 16 => {
-                let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-                HeaderValue::from_str(&format!("{version}-{trace}-{span}-{flags}")).ok()
+    let fresh = headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(|parent| {
+        let mut parts = parent.split('-');
+        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(version), Some(trace), Some(span), Some(flags), None) if trace.len() == 32 && span.len() == 16 => {
+                HeaderValue::from_str(&format!("{version}-{trace}-{}-{flags}", span_id())).ok()
             }
             _ => None,
         }
     });
     if let Some(fresh) = fresh {
-        headers.insert("traceparent", fresh);
+        headers.insert(TRACEPARENT, fresh);
     }
     headers
 }

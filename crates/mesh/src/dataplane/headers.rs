@@ -14,6 +14,12 @@ pub const HOPS_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-
 /// let in while the mesh drains.
 pub const INTERNAL_HEADER: http::HeaderName = http::HeaderName::from_static("fnmesh-internal");
 
+/// W3C trace context: the trace and the span a request belongs to.
+pub const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
+/// W3C trace context: vendors' state, passed on as it is.
+pub const TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
+
 /// The headers Knative passes from a request or a reply to the next hop, and the mesh's
 /// own TTL carrier ([`HOPS_HEADER`]).
 pub fn pass_through(headers: &HeaderMap) -> HeaderMap {
@@ -35,11 +41,11 @@ pub fn pass_through(headers: &HeaderMap) -> HeaderMap {
 /// sends the reply within the span of the request (its tracing transport writes
 /// `traceparent` from the context), whatever the subscriber answered.
 pub fn continue_trace(request: &HeaderMap, reply: &mut HeaderMap) {
-    if reply.contains_key("traceparent") {
+    if reply.contains_key(&TRACEPARENT) {
         return;
     }
-    for name in ["traceparent", "tracestate"] {
-        if let Some(value) = request.get(name) {
+    for name in [TRACEPARENT, TRACESTATE] {
+        if let Some(value) = request.get(&name) {
             reply.insert(name, value.clone());
         }
     }
@@ -55,12 +61,19 @@ pub fn with_extension(event: &Event, name: &str, value: impl Into<String>) -> Ev
 /// `headers` with a `traceparent` when they have none: a new trace, sampled, as a
 /// tracing-enabled ingress starts one; the journey of the event is that trace.
 pub fn ensure_trace(headers: &mut HeaderMap) {
-    if headers.contains_key("traceparent") {
+    if headers.contains_key(&TRACEPARENT) {
         return;
     }
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    if let Ok(value) = http::HeaderValue::from_str(&format!("00-{trace}-{span}-01")) {
-        headers.insert("traceparent", value);
+    let mut trace = [0; uuid::fmt::Simple::LENGTH];
+    let trace = uuid::Uuid::new_v4().simple().encode_lower(&mut trace);
+    if let Ok(value) = http::HeaderValue::from_str(&format!("00-{trace}-{}-01", span_id())) {
+        headers.insert(TRACEPARENT, value);
     }
+}
+
+/// A new span id: 16 random hex digits (a v4 UUID's halves, XORed: its fixed version
+/// and variant bits are in one half each, so every bit of the id is random).
+pub fn span_id() -> String {
+    let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+    format!("{:016x}", high ^ low)
 }

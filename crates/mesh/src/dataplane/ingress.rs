@@ -11,12 +11,13 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Response};
 use fnmesh_runtime::binding::RequestLimits;
-use fnmesh_runtime::{AttributesReader, Error, IncomingEvent};
+use fnmesh_runtime::{Error, IncomingEvent};
 use http::{Method, StatusCode, header};
 
+use super::Mesh;
+use super::handoff::{Destination, with_retry_after};
 use super::headers::{HOPS_HEADER, INTERNAL_HEADER, ensure_trace, pass_through};
 use super::transport::{Attempt, full_host};
-use super::{Admission, Mesh};
 use crate::plan::ObjectRow;
 use crate::plan::address::BROKER_INGRESS_HOST;
 
@@ -103,29 +104,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
             Err(response) => return response,
         };
         let headers = entered(&ingress, internal, &event, headers, super::topology::object(&channel.label));
-        let mesh = ingress.mesh.clone();
-        if channel.asynchronous {
-            let size = super::work::size_of(&event).saturating_mul(channel.subscriptions.len());
-            let Some(ticket) = work.reserve(size) else {
-                mesh.courier.out.log(&format!("{}: refused event {}: the backlog is full", channel.label, event.id()));
-                return full(work.backlog_limit());
-            };
-            tokio::spawn(async move {
-                let label = channel.label.clone();
-                if let Err(e) = mesh.fan_out(channel, event, headers).await {
-                    mesh.courier.out.log(&format!("{label}: {e}"));
-                }
-                drop(ticket);
-            });
-            return StatusCode::ACCEPTED.into_response();
-        }
-        return match mesh.fan_out(channel.clone(), event, headers).await {
-            Ok(()) => StatusCode::ACCEPTED.into_response(),
-            Err(e) => {
-                mesh.courier.out.log(&format!("{}: answering 500: {e}", channel.label));
-                Error::Internal(e).into_response()
-            }
-        };
+        return ingress.mesh.accept(Destination::Channel(channel), event, headers).await;
     }
     let service = ingress.mesh.courier.transport.routes.services.get(&host).copied();
     if host == BROKER_INGRESS_HOST || service.is_none() {
@@ -143,15 +122,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
                 Err(response) => return response,
             };
             let headers = entered(&ingress, internal, &event, headers, &format!("broker/{}", broker.name));
-            return match ingress.mesh.broker_ingress(broker, event, headers).await {
-                Admission::Accepted => StatusCode::ACCEPTED.into_response(),
-                Admission::Failed(e) => Error::Internal(e).into_response(),
-                Admission::LoopDropped => {
-                    let dropped = "dropped: knativebrokerttl reached 0 (an event loop through the broker?)";
-                    Error::InvalidEvent(dropped.into()).into_response()
-                }
-                Admission::Full => full(work.backlog_limit()),
-            };
+            return ingress.mesh.accept(Destination::Broker(broker), event, headers).await;
         }
         if host == BROKER_INGRESS_HOST {
             let message = format!("{path}: no broker there (brokers answer on /<namespace>/<name>)");
@@ -196,20 +167,6 @@ fn webhook_options() -> Response {
     headers.insert("webhook-allowed-rate", http::HeaderValue::from_static("*"));
     headers.insert(header::ALLOW, http::HeaderValue::from_static("POST, OPTIONS"));
     response
-}
-
-/// `503` with `Retry-After: 1`: come back soon.
-fn with_retry_after(error: Error) -> Response {
-    let mut response = error.into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-    response
-}
-
-/// The answer when the backlog is full.
-fn full(limit: usize) -> Response {
-    with_retry_after(Error::Unavailable(format!(
-        "the backlog of accepted events is full ({limit} bytes, --backlog): retry later"
-    )))
 }
 
 /// The CloudEvent in a POST, read as the functions read one (the runtime's extractor, at

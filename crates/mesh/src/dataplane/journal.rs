@@ -6,7 +6,8 @@
 //! each hop. Each route of the [`Topology`] counts its events, failures, retries and
 //! filtered events.
 //!
-//! Memory is bounded: the most recent journeys only (`--journal N`), within a byte
+//! Memory is bounded: the most recent journeys only (`--journal N`; `0` turns the journal
+//! off), within a byte
 //! budget that counts the events they hold, each journey at most [`MAX_HOPS`] hops. When
 //! nobody watches, recording is a short lock and a push; updates are serialised for the
 //! stream only while someone listens.
@@ -207,14 +208,15 @@ fn size_of(event: &Event) -> usize {
 }
 
 impl Journal {
-    /// A journal of the last `capacity` journeys.
+    /// A journal of the last `capacity` journeys; none at all with `0` (the journal is
+    /// off: no journeys, no counts, unless spans are exported).
     pub fn new(capacity: usize) -> Arc<Self> {
         let (updates, _) = broadcast::channel(1024);
         Arc::new(Self {
             state: Mutex::default(),
             topology: RwLock::default(),
             updates,
-            capacity: capacity.max(1),
+            capacity,
             budget: BYTE_BUDGET,
             exporter: std::sync::OnceLock::new(),
         })
@@ -267,8 +269,16 @@ impl Journal {
         state.journeys.get(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
+    /// Whether hops are recorded: journeys are kept, or exported as spans.
+    fn records(&self) -> bool {
+        self.capacity > 0 || self.exporter.get().is_some()
+    }
+
     /// `event` entered the mesh at `node`.
     pub fn received(&self, key: &str, event: &Event, node: &str) {
+        if !self.records() {
+            return;
+        }
         self.record(key, event, None, |index| HopRecord {
             at_ms: 0.0,
             route: format!("-> {node}"),
@@ -287,6 +297,9 @@ impl Journal {
 
     /// A trigger's filter left `event` out, for `why`.
     pub fn filtered(&self, key: &str, event: &Event, route: &str, target: &Target, why: &str) {
+        if !self.records() {
+            return;
+        }
         let (from, to) = self.topology().route(route, target);
         self.count(route, |c| c.filtered += 1);
         self.record(key, event, None, |index| HopRecord {
@@ -307,6 +320,9 @@ impl Journal {
 
     /// One attempt to deliver `event`.
     pub fn attempted(&self, key: &str, event: &Event, attempt: Attempted<'_>) {
+        if !self.records() {
+            return;
+        }
         let (from, to) = self.topology().route(attempt.route, attempt.target);
         let ok = attempt.status.is_some_and(|s| (200..300).contains(&s)) && attempt.reason.is_none();
         self.count(attempt.route, |c| {

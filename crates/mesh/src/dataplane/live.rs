@@ -260,7 +260,7 @@ async fn send(ingress: &Arc<Ingress>, request: Request) -> Response {
     let target = Target { url: url.clone(), name: form.target.clone() };
     let to_mesh = transport.routes.is_mesh(&url);
     journal.received(&key, &event, &form.target);
-    let attempt = transport.post(&url, &event, &headers, None, Encoding::Binary).await;
+    let attempt = transport.post(&url, &event, headers, None, Encoding::Binary).await;
     let (status, body) = match attempt {
         Attempt::Answered { status, body, elapsed, .. } => {
             if !to_mesh {

@@ -5,8 +5,9 @@
 //! * [`brokers`]: a broker's ingress (arrival time, TTL guard) and its triggers;
 //! * [`courier`]: one event to one destination under a delivery policy (the runtime's
 //!   engine: attempts, backoff, Retry-After), the reply, and the dead letter sink;
-//! * [`transport`]: real HTTP to in-cluster addresses on loopback; [`headers`]: what
-//!   travels from hop to hop;
+//! * [`transport`]: real HTTP to in-cluster addresses on loopback (the functions);
+//!   [`handoff`]: the mesh's hops to its own channels and brokers, in-process;
+//!   [`headers`]: what travels from hop to hop;
 //! * [`pings`]: the PingSource adapter; [`services`]: starting the workloads,
 //!   [`launch`]: building and starting a local process, and [`processes`]: its process
 //!   group;
@@ -20,6 +21,7 @@
 pub mod brokers;
 pub mod channels;
 pub mod courier;
+pub mod handoff;
 pub mod headers;
 pub mod ingress;
 pub mod journal;
@@ -43,17 +45,25 @@ use courier::Courier;
 use transport::Transport;
 use work::Work;
 
-/// Waits for every delivery in `tasks`; one error naming each that failed (and no sink
-/// took), as a channel's dispatcher and a broker answer their sender.
-pub(crate) async fn all_delivered(mut tasks: tokio::task::JoinSet<Result<(), String>>) -> Result<(), String> {
-    let mut errors = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(format!("delivery task failed: {e}")),
+/// Runs every delivery of `deliveries` at once (one inline, without a task of its own);
+/// one error naming each that failed (and no sink took), as a channel's dispatcher and a
+/// broker answer their sender.
+pub(crate) async fn all_delivered<F>(deliveries: impl ExactSizeIterator<Item = F>) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let results = if deliveries.len() == 1 {
+        let mut results = Vec::with_capacity(1);
+        for delivery in deliveries {
+            // Boxed, as `join_all` keeps them: a delivery's future is large, and the
+            // future of what awaits it is moved whole into its task.
+            results.push(Box::pin(delivery).await);
         }
-    }
+        results
+    } else {
+        futures_util::future::join_all(deliveries).await
+    };
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
 
@@ -85,23 +95,31 @@ pub struct Settings {
 }
 
 impl Mesh {
-    /// The data plane of `channels` and `brokers`, sending over `transport`, logging to `out`.
+    /// The data plane of `channels` and `brokers`, sending over `transport`, logging to
+    /// `out`; it takes over the in-flight work of `previous` (a reload), and from now on
+    /// the mesh's own hops enter it.
     pub fn new(
         transport: Transport,
         out: Out,
-        channels: Vec<ChannelPlan>,
-        brokers: Vec<BrokerPlan>,
+        plans: (Vec<ChannelPlan>, Vec<BrokerPlan>),
         settings: Settings,
         journal: Arc<journal::Journal>,
-    ) -> Self {
-        Self {
-            courier: Courier { transport, out, journal },
-            channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
-            brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
-            broker_ttl: i64::from(settings.broker_ttl),
-            async_brokers: settings.async_brokers,
-            work: Work::new(settings.backlog),
-        }
+        previous: Option<&Mesh>,
+    ) -> Arc<Self> {
+        let (channels, brokers) = plans;
+        let latest = previous.map(|p| p.courier.latest.clone()).unwrap_or_default();
+        let work = previous.map_or_else(|| Work::new(settings.backlog), |p| p.work.clone());
+        Arc::new_cyclic(|mesh| {
+            latest.set(mesh.clone());
+            Self {
+                courier: Courier { transport, out, journal, latest },
+                channels: channels.into_iter().map(|c| (c.host.clone(), Arc::new(c))).collect(),
+                brokers: brokers.into_iter().map(|b| ((b.namespace.clone(), b.name.clone()), Arc::new(b))).collect(),
+                broker_ttl: i64::from(settings.broker_ttl),
+                async_brokers: settings.async_brokers,
+                work,
+            }
+        })
     }
 
     /// The channel at `host` (`C-kn-channel.ns.svc.cluster.local`).

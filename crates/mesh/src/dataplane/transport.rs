@@ -159,13 +159,30 @@ pub struct Transport {
     client: reqwest::Client,
     /// Fixed once every service listens.
     pub routes: std::sync::Arc<Routes>,
+    /// The plan's destinations as [`Routes`] resolve them, worked out on first use.
+    resolved: std::sync::Arc<std::sync::RwLock<HashMap<Url, std::sync::Arc<Resolved>>>>,
+}
+
+/// The most destinations [`Transport`] keeps resolved (a plan has a few dozen).
+const RESOLVED: usize = 4096;
+
+/// Where requests for one URL go: the address to connect to, the `Host` to send, and
+/// what they pass on the way (the service's gate, its concurrency, the mesh's token).
+#[derive(Debug)]
+struct Resolved {
+    actual: Url,
+    host: Option<HeaderValue>,
+    gate: Option<std::sync::Arc<Gate>>,
+    limit: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The mesh's own hops carry its token ([`INTERNAL_HEADER`]).
+    token: Option<HeaderValue>,
 }
 
 impl Transport {
     /// A client over `routes`; idle connections close after 30 s.
     pub fn new(routes: Routes) -> Self {
         let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        Self { client, routes: std::sync::Arc::new(routes) }
+        Self { client, routes: std::sync::Arc::new(routes), resolved: std::sync::Arc::default() }
     }
 
     /// The URL to connect to for `url`, and the `Host` header to send ([`Routes::route`]).
@@ -173,19 +190,44 @@ impl Transport {
         self.routes.route(url)
     }
 
+    fn resolve(&self, url: &Url) -> Resolved {
+        let (actual, host) = self.route(url);
+        let of = |host: &String| (self.routes.gates.get(host).cloned(), self.routes.concurrency.get(host).cloned());
+        let (gate, limit) = host.as_ref().map(of).unwrap_or_default();
+        let token = host
+            .as_ref()
+            .filter(|host| self.routes.mesh_hosts.contains(*host))
+            .and_then(|_| HeaderValue::from_str(&self.routes.internal_token).ok());
+        let host = host.and_then(|host| HeaderValue::from_str(&host).ok());
+        Resolved { actual, host, gate, limit, token }
+    }
+
+    /// `url` resolved, kept for the next request to it.
+    fn resolved(&self, url: &Url) -> std::sync::Arc<Resolved> {
+        if let Some(resolved) = self.resolved.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(url) {
+            return resolved.clone();
+        }
+        let resolved = std::sync::Arc::new(self.resolve(url));
+        let mut all = self.resolved.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if all.len() < RESOLVED {
+            all.insert(url.clone(), resolved.clone());
+        }
+        resolved
+    }
+
     /// POSTs `event` in `encoding` with `headers` added.
     pub async fn post(
         &self,
         url: &Url,
         event: &Event,
-        headers: &HeaderMap,
+        mut headers: HeaderMap,
         timeout: Option<Duration>,
         encoding: Encoding,
     ) -> Attempt {
         let encoded = encode(event, encoding);
-        let mut all = headers.clone();
-        all.extend(encoded.headers);
-        self.send(http::Method::POST, url, all, encoded.body, timeout).await
+        headers.extend(encoded.headers);
+        let resolved = self.resolved(url);
+        self.exchange(http::Method::POST, &resolved, headers, encoded.body, timeout).await
     }
 
     /// Any request (the ingress's proxy uses it too).
@@ -193,41 +235,45 @@ impl Transport {
         &self,
         method: http::Method,
         url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Option<Duration>,
+    ) -> Attempt {
+        self.exchange(method, &self.resolve(url), headers, body, timeout).await
+    }
+
+    async fn exchange(
+        &self,
+        method: http::Method,
+        to: &Resolved,
         mut headers: HeaderMap,
         body: Bytes,
         timeout: Option<Duration>,
     ) -> Attempt {
-        let (actual, host) = self.route(url);
-        let gate = host.as_ref().and_then(|h| self.routes.gates.get(h)).cloned();
-        let _inside = match &gate {
+        let _inside = match &to.gate {
             Some(gate) => Some(gate.enter().await),
             None => None,
         };
-        let limit = host.as_ref().and_then(|h| self.routes.concurrency.get(h)).cloned();
-        let _permit = match limit {
-            Some(limit) => limit.acquire_owned().await.ok(),
+        let _permit = match &to.limit {
+            Some(limit) => limit.clone().acquire_owned().await.ok(),
             None => None,
         };
         headers.remove(&INTERNAL_HEADER);
-        if let Some(host) = host {
-            if self.routes.mesh_hosts.contains(&host)
-                && let Ok(token) = HeaderValue::from_str(&self.routes.internal_token)
-            {
-                headers.insert(INTERNAL_HEADER, token);
-            }
-            if let Ok(host) = HeaderValue::from_str(&host) {
-                headers.insert(http::header::HOST, host);
-            }
+        if let Some(token) = &to.token {
+            headers.insert(INTERNAL_HEADER, token.clone());
         }
-        let mut request = self.client.request(method, actual.as_str()).headers(headers).body(body);
+        if let Some(host) = &to.host {
+            headers.insert(http::header::HOST, host.clone());
+        }
+        let mut request = self.client.request(method, to.actual.clone()).headers(headers).body(body);
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
         let started = Instant::now();
         match request.send().await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status();
-                let headers = response.headers().clone();
+                let headers = std::mem::take(response.headers_mut());
                 match response.bytes().await {
                     Ok(body) => Attempt::Answered { status, headers, body, elapsed: started.elapsed() },
                     Err(e) => Attempt::Failed { reason: describe(&e), elapsed: started.elapsed() },

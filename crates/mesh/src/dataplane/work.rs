@@ -126,8 +126,24 @@ pub fn size_of(event: &fnmesh_runtime::Event) -> usize {
         Some(Data::Json(json)) => json_size(json),
         None => 0,
     };
-    let attributes: usize = event.iter().map(|(name, value)| name.len() + value.to_string().len()).sum();
+    let attributes: usize = event.iter().map(|(name, value)| name.len() + attribute_size(&value)).sum();
     data + attributes + 256
+}
+
+/// The length of an attribute's value as text, without writing it out (numbers and
+/// times at their longest).
+fn attribute_size(value: &fnmesh_runtime::cloudevents::event::AttributeValue<'_>) -> usize {
+    use fnmesh_runtime::cloudevents::event::AttributeValue;
+    match value {
+        AttributeValue::Boolean(_) => 5,
+        AttributeValue::Integer(_) => 20,
+        AttributeValue::String(text) => text.len(),
+        AttributeValue::Binary(bytes) => bytes.len().div_ceil(3) * 4,
+        AttributeValue::URI(url) => url.as_str().len(),
+        AttributeValue::URIRef(reference) => reference.len(),
+        AttributeValue::Time(_) => 35,
+        AttributeValue::SpecVersion(_) => 3,
+    }
 }
 
 /// About what `value` takes in memory, without serialising it.

@@ -340,11 +340,7 @@ fn data_plane(
     routes.internal_token = token.to_owned();
     let settings =
         Settings { broker_ttl: options.broker_ttl, backlog: options.backlog, async_brokers: options.async_brokers };
-    let mut mesh = Mesh::new(Transport::new(routes), out.clone(), channels, brokers, settings, journal.clone());
-    if let Some(previous) = previous {
-        mesh.work = previous.work.clone();
-    }
-    Arc::new(mesh)
+    Mesh::new(Transport::new(routes), out.clone(), (channels, brokers), settings, journal.clone(), previous)
 }
 
 /// The warning for an ingress that listens beyond loopback.
