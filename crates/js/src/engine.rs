@@ -9,7 +9,7 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{CaughtError, Context, Ctx, Function, Object, Persistent, Runtime, Value};
 
 use crate::input::Input;
-use crate::{JsError, Limits};
+use crate::{JsError, Limits, json};
 
 /// The entry points take the event as an object (see `input`): the engine thread builds
 /// it, so no JSON text of the whole event crosses between threads.
@@ -30,6 +30,7 @@ return {
     return v === undefined ? undefined : __fnmesh_stringify(v);
   },
   equals: function (event, n) { return __fnmesh_f(event, __fnmesh_env) === __fnmesh_cases[n]; },
+  raw: function (event) { return __fnmesh_f(event, __fnmesh_env); },
 };
 })";
 
@@ -67,19 +68,27 @@ pub enum Outcome {
     Bool(bool),
     /// For [`Call::Value`]: the JSON text, or `None` for `undefined`.
     Json(Option<String>),
+    /// The same, written by `json`: plain data (no lone surrogate, integers only, at most
+    /// 64 levels), which `serde_json` reads.
+    Plain(Option<String>),
 }
 
-/// The expression's three entry points.
+/// The expression's entry points.
 struct Entries {
     truthy: Persistent<Function<'static>>,
     value: Persistent<Function<'static>>,
     equals: Persistent<Function<'static>>,
+    /// The value itself, for `json`'s writer.
+    raw: Persistent<Function<'static>>,
 }
 
 /// One runtime: its own heap, limits and compiled entry points.
 pub struct Engine {
     /// Declared before `context`: the handles must be freed before the runtime is.
     entries: Entries,
+    /// `Object.prototype`, when values are written by `json` (straight-line expressions)
+    /// rather than by `JSON.stringify`; before `context` too.
+    plain_json: Option<Persistent<Object<'static>>>,
     context: Context,
     deadline: Rc<Cell<Option<Instant>>>,
     interrupted: Rc<Cell<bool>>,
@@ -90,6 +99,12 @@ pub struct Engine {
 impl Engine {
     /// Compiles `program` in a new runtime with `limits`, and locks the context down.
     pub fn new(program: &Program, limits: &Limits) -> Result<Self, JsError> {
+        Self::with_callables(program, limits).map(|(engine, _)| engine)
+    }
+
+    /// [`Engine::new`], and the names under which some built-in object holds a function
+    /// (see `straight`).
+    pub fn with_callables(program: &Program, limits: &Limits) -> Result<(Self, Vec<String>), JsError> {
         let engine_error = |e: rquickjs::Error| JsError::Engine(e.to_string());
         let runtime = Runtime::new().map_err(engine_error)?;
         runtime.set_memory_limit(limits.memory_bytes);
@@ -107,8 +122,29 @@ impl Engine {
             })));
         }
         let context = Context::full(&runtime).map_err(engine_error)?;
-        let entries = context.with(|ctx| compile(&ctx, program))?;
-        Ok(Self { entries, context, deadline, interrupted, program: program.clone(), limits: *limits })
+        let (entries, callables) = context.with(|ctx| compile(&ctx, program))?;
+        let engine = Self {
+            entries,
+            context,
+            deadline,
+            interrupted,
+            program: program.clone(),
+            limits: *limits,
+            plain_json: None,
+        };
+        Ok((engine, callables))
+    }
+
+    /// [`Engine::new`] for a straight-line expression (see `straight`), whose values `json`
+    /// writes.
+    pub fn straight(program: &Program, limits: &Limits) -> Result<Self, JsError> {
+        let mut engine = Self::new(program, limits)?;
+        let prototype = engine.context.with(|ctx| {
+            let object: Object<'_> = ctx.globals().get("Object")?;
+            object.get::<_, Object<'_>>("prototype").map(|prototype| Persistent::save(&ctx, prototype))
+        });
+        engine.plain_json = Some(prototype.map_err(|e| JsError::Engine(e.to_string()))?);
+        Ok(engine)
     }
 
     /// Evaluates the expression for `input` (the event), then runs
@@ -119,17 +155,26 @@ impl Engine {
         let deadline = Instant::now() + self.limits.timeout;
         self.deadline.set(Some(deadline));
         let mut result = self.context.with(|ctx| {
-            let entry = match call {
-                Call::Truthy => &self.entries.truthy,
-                Call::Value => &self.entries.value,
-                Call::Equals(_) => &self.entries.equals,
+            let entry = match (call, &self.plain_json) {
+                (Call::Truthy, _) => &self.entries.truthy,
+                (Call::Value, None) => &self.entries.value,
+                (Call::Value, Some(_)) => &self.entries.raw,
+                (Call::Equals(_), _) => &self.entries.equals,
             };
-            let function = entry.clone().restore(&ctx).map_err(|e| JsError::Engine(e.to_string()))?;
+            let engine_error = |e: rquickjs::Error| JsError::Engine(e.to_string());
+            let function = entry.clone().restore(&ctx).map_err(engine_error)?;
             let event = input.to_js(&ctx).map_err(|e| self.classify(&ctx, e))?;
-            let result = match call {
-                Call::Truthy => function.call::<_, bool>((event,)).map(Outcome::Bool),
-                Call::Value => function.call::<_, Option<String>>((event,)).map(Outcome::Json),
-                Call::Equals(n) => function.call::<_, bool>((event, *n)).map(Outcome::Bool),
+            let result = match (call, &self.plain_json) {
+                (Call::Truthy, _) => function.call::<_, bool>((event,)).map(Outcome::Bool),
+                (Call::Value, None) => function.call::<_, Option<String>>((event,)).map(Outcome::Json),
+                (Call::Value, Some(prototype)) => {
+                    let prototype = prototype.clone().restore(&ctx).map_err(engine_error)?;
+                    function.call::<_, Value<'_>>((event,)).and_then(|value| match json::to_json(&value, &prototype) {
+                        Some(text) => Ok(Outcome::Plain(text)),
+                        None => ctx.json_stringify(value)?.map(|text| text.to_string()).transpose().map(Outcome::Json),
+                    })
+                }
+                (Call::Equals(n), _) => function.call::<_, bool>((event, *n)).map(Outcome::Bool),
             };
             result.map_err(|e| self.classify(&ctx, e))
         });
@@ -181,8 +226,9 @@ impl Engine {
     }
 }
 
-/// Evaluates the wrapper, locks the context down, and keeps the entry points.
-fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<Entries, JsError> {
+/// Evaluates the wrapper, locks the context down, and keeps the entry points; with the
+/// names `lockdown.js` found functions under.
+fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<(Entries, Vec<String>), JsError> {
     let source = format!("{PREFIX}{}{SUFFIX}", program.source);
     let factory: Function<'_> = match ctx.eval_with_options(source, script_options(&program.var)) {
         Ok(factory) => factory,
@@ -198,14 +244,16 @@ fn compile(ctx: &Ctx<'_>, program: &Program) -> Result<Entries, JsError> {
     let lockdown: Function<'_> = ctx
         .eval_with_options(LOCKDOWN, script_options("lockdown.js"))
         .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
-    lockdown
-        .call::<_, ()>((entries.clone(), env, cases))
+    let callables: Vec<String> = lockdown
+        .call((entries.clone(), env, cases))
         .map_err(|e| JsError::Engine(format!("lockdown.js: {}", caught_message(ctx, e))))?;
     let entry = |name: &str| -> Result<Persistent<Function<'static>>, JsError> {
         let function: Function<'_> = entries.get(name).map_err(|e| JsError::Engine(e.to_string()))?;
         Ok(Persistent::save(ctx, function))
     };
-    Ok(Entries { truthy: entry("truthy")?, value: entry("value")?, equals: entry("equals")? })
+    let entries =
+        Entries { truthy: entry("truthy")?, value: entry("value")?, equals: entry("equals")?, raw: entry("raw")? };
+    Ok((entries, callables))
 }
 
 /// A sloppy-mode global script named `filename` in stack traces.

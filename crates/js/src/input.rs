@@ -24,6 +24,9 @@ pub struct EventInput {
 pub enum EventData {
     /// JSON text, valid (the caller checked it): parsed in the engine, as `JSON.parse` does.
     Json(String),
+    /// A JSON object given by some of its members only (the ones the expression reads, see
+    /// [`crate::Reads::data_members`]), each value as JSON text, valid.
+    Object(Vec<(String, String)>),
     /// A string.
     Text(String),
 }
@@ -67,10 +70,33 @@ impl Input {
         match &event.data {
             None => {}
             Some(EventData::Json(text)) => object.prop("data", member(ctx.json_parse(text.as_bytes())?))?,
+            Some(EventData::Object(members)) => {
+                let data = Object::new(ctx.clone())?;
+                for (name, value) in members {
+                    data.prop(name.as_str(), member(json_value(ctx, value)?))?;
+                }
+                object.prop("data", member(data.into_value()))?;
+            }
             Some(EventData::Text(text)) => {
                 object.prop("data", member(rquickjs::String::from_str(ctx.clone(), text)?.into_value()))?;
             }
         }
         Ok(object.into_value())
     }
+}
+
+/// The value of `json` (valid JSON), as `JSON.parse` makes it; a string without escapes
+/// and a small integer (not `-0`) made directly, without the parser.
+fn json_value<'js>(ctx: &Ctx<'js>, json: &str) -> rquickjs::Result<Value<'js>> {
+    if let Some(text) = json.strip_prefix('"').and_then(|rest| rest.strip_suffix('"'))
+        && !text.contains('\\')
+    {
+        return Ok(rquickjs::String::from_str(ctx.clone(), text)?.into_value());
+    }
+    if !json.starts_with("-0")
+        && let Ok(n) = json.parse::<i32>()
+    {
+        return Ok(Value::new_int(ctx.clone(), n));
+    }
+    ctx.json_parse(json.as_bytes())
 }

@@ -94,6 +94,9 @@
     if (Iterator.concat) hidden.push(Iterator.concat());
   }
 
+  // Returned: the names under which some object reached here holds a function (as a
+  // value, or as what its getter answers), for straight.rs.
+  const callables = new Set(["__proto__"]);
   const seen = new Set();
   const todo = [global, entries, env, cases, ...hidden];
   while (todo.length > 0) {
@@ -104,7 +107,18 @@
     todo.push(getPrototypeOf(o));
     for (const key of ownKeys(o)) {
       const d = getOwnPropertyDescriptor(o, key);
-      if (d) todo.push(d.value, d.get, d.set);
+      if (!d) continue;
+      todo.push(d.value, d.get, d.set);
+      if (typeof key !== "string") continue;
+      if (typeof d.value === "function") callables.add(key);
+      if (d.get) {
+        try {
+          if (typeof d.get.call(o) === "function") callables.add(key);
+        } catch (e) {
+          // A getter that refuses this object (`caller`, `byteLength` of a prototype).
+        }
+      }
     }
   }
+  return [...callables];
 });

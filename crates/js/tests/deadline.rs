@@ -35,7 +35,9 @@ fn good() -> String {
 
 fn pool(workers: usize, abandoned: usize) -> JsPool {
     let limits = Limits { timeout: Duration::from_millis(50), workers, abandoned, ..Limits::default() };
-    JsPool::start("FILTER", SEARCH, &json!({}), &json!([]), limits).unwrap()
+    let pool = JsPool::start("FILTER", SEARCH, &json!({}), &json!([]), limits).unwrap();
+    assert!(!pool.evaluates_here(), "searches of any needle are evaluated on engine threads");
+    pool
 }
 
 /// Waits (at most `within`) until the pool reports healthy again.

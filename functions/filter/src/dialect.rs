@@ -38,7 +38,7 @@ impl Filter {
     /// Whether `incoming` passes.
     pub async fn passes(&self, incoming: &IncomingEvent) -> Result<bool, Error> {
         match self {
-            Self::Js(pool) => pool.truthy(js_event(incoming)).await.map_err(js_error),
+            Self::Js(pool) => pool.truthy(js_event(incoming, pool.reads())).await.map_err(js_error),
             Self::Cesql(expression) => {
                 let evaluation = expression.evaluate(&incoming.event);
                 // CESQL section 1.2: only `true` with no error passes.

@@ -13,7 +13,10 @@
 //! with an empty body. A JavaScript expression that throws answers `422` (filter-nodejs
 //! answered `200` with `{"error": ...}` as data); past `FNMESH_EVAL_TIMEOUT`, `503`.
 //! JavaScript, and JSONPath on events with more than `FNMESH_EVAL_INLINE_BYTES` of data,
-//! run off the request threads, so `/healthz` answers while they evaluate.
+//! run off the request threads, so `/healthz` answers while they evaluate; but a
+//! straight-line JavaScript expression (no function of its own, no regular expression,
+//! only built-ins that run in time linear in their arguments, see `fnmesh_js`), which
+//! cannot run long, is evaluated on the request's thread.
 //!
 //! JavaScript settings (besides `FNMESH_EVAL_TIMEOUT`, `FNMESH_EVAL_MEMORY` and
 //! `FNMESH_EVAL_WORKERS`, see `fnmesh_expr::EvalConfig`):

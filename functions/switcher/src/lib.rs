@@ -67,7 +67,7 @@ impl Switch {
                 self.cases.saturating_sub(1)
             ))
         })?;
-        if self.pool.equals(js_event(&incoming), n).await.map_err(js_error)? {
+        if self.pool.equals(js_event(&incoming, self.pool.reads()), n).await.map_err(js_error)? {
             Ok(Reply::event(incoming.event, incoming.encoding))
         } else {
             Ok(Reply::NoEvent)

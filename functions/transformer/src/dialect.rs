@@ -55,7 +55,12 @@ impl Transform {
     /// The new data for `incoming`; `None` removes the data.
     pub async fn apply(&self, incoming: &IncomingEvent) -> Result<Option<NewData>, Error> {
         match self {
-            Self::Js(pool) => pool.value(js_event(incoming)).await.map(|v| v.map(NewData::Value)).map_err(js_error),
+            // The value as `JSON.stringify` writes it (checked to be JSON), as the original.
+            Self::Js(pool) => pool
+                .value_json(js_event(incoming, pool.reads()))
+                .await
+                .map(|text| text.map(|text| NewData::Json(text.into_bytes())))
+                .map_err(js_error),
             Self::Jq(pool) => {
                 let outputs = pool.run_object(jq_input(incoming)).await.map_err(jq_error)?;
                 match outputs.into_single() {
@@ -80,7 +85,7 @@ impl Transform {
 pub enum NewData {
     /// A value, to be written as JSON.
     Value(Value),
-    /// JSON text, as a jq worker wrote it.
+    /// JSON text, as a jq worker or JavaScript's `JSON.stringify` wrote it.
     Json(Vec<u8>),
 }
 

@@ -12,7 +12,8 @@
 //!
 //! `TYPE` and `SOURCE`, when set, replace the event's type and source. Every other
 //! attribute and extension is kept; `datacontenttype` becomes `application/json`. A
-//! JavaScript value of `undefined` removes the data. Replies: `200` with the new event
+//! JavaScript value becomes the data as `JSON.stringify` writes it (numbers as JavaScript
+//! writes them: `1e+21`), as transformer-nodejs wrote it; `undefined` removes the data. Replies: `200` with the new event
 //! (in the request's mode); `422` when the expression throws, yields no or several jq
 //! outputs, or a value that is not JSON, or when a template's results pass
 //! `FNMESH_EVAL_MEMORY`; `503` past `FNMESH_EVAL_TIMEOUT`.

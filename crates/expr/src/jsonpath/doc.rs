@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use fnmesh_js::Reads;
 use fnmesh_runtime::IncomingEvent;
 use fnmesh_runtime::binding::has_json_data;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -170,7 +171,7 @@ pub(crate) fn event_doc<'a>(incoming: &'a IncomingEvent, reads: Option<&[String]
     let read = |name: &str| reads.is_none_or(|names| names.iter().any(|n| n == name));
     let mut members = Vec::with_capacity(reads.map_or(10, <[String]>::len));
     if reads.is_none_or(|names| names.iter().any(|n| n != "data")) {
-        crate::view::attributes(incoming, |name, value| {
+        crate::view::attributes(incoming, &Reads::WHOLE, |name, value| {
             if read(name) {
                 members.push((Cow::Borrowed(name), Json::String(value)));
             }
