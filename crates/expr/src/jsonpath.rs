@@ -349,7 +349,11 @@ impl Node {
             Node::Literal(_) => {}
             Node::Query(query) => match (reads.as_mut(), &query.reads) {
                 (Some(names), Some(more)) => {
-                    names.extend(more.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>())
+                    for name in more {
+                        if !names.contains(name) {
+                            names.push(name.clone());
+                        }
+                    }
                 }
                 _ => *reads = None,
             },
