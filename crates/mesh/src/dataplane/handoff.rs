@@ -171,7 +171,7 @@ impl Courier {
 }
 
 /// The answer when the backlog is full: `503` with `Retry-After: 1`.
-pub fn full(limit: usize) -> Response {
+fn full(limit: usize) -> Response {
     with_retry_after(Error::Unavailable(format!(
         "the backlog of accepted events is full ({limit} bytes, --backlog): retry later"
     )))
