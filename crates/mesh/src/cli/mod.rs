@@ -210,6 +210,7 @@ async fn run_until_stopped(options: &Options, out: Out, exit_after: Option<Durat
                 out.say("stopping (--exit-after)");
                 break;
             }
+            crash = running.next_crash() => running.restart_crashed(crash).await,
             changes = changes => {
                 if changes.manifests {
                     running.reload().await;

@@ -125,17 +125,17 @@ pub async fn start(
         .spawn()
         .map_err(|e| format!("cannot run {program:?}: {e}"))?;
     pipe_child(&mut child, out, name, &tail);
-    let mut child = CommandProcess::new(child);
+    let child = CommandProcess::new(child);
     if !waits {
         return Ok(child);
     }
-    ready(name, &mut child, local, port, out, &tail).await.map(|()| child)
+    ready(name, &child, local, port, out, &tail).await.map(|()| child)
 }
 
 /// Waits until `child` answers its probe on `port`, or fails with why.
 async fn ready(
     name: &str,
-    child: &mut CommandProcess,
+    child: &CommandProcess,
     local: &Local,
     port: u16,
     out: &Out,

@@ -29,6 +29,7 @@ pub mod launch;
 pub mod live;
 pub mod otlp;
 pub mod pings;
+pub mod ports;
 pub mod processes;
 pub mod services;
 pub mod topology;

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::launch;
+use super::ports;
 use super::processes::CommandProcess;
 use crate::error::{Error, Result};
 use crate::output::Out;
@@ -38,6 +39,12 @@ impl Started {
     /// Nothing running, at `port`: what stands in a service's place while it restarts.
     pub fn placeholder(port: u16) -> Self {
         Self { addr: SocketAddr::from(([127, 0, 0, 1], port)), command: None, container: None, server: None }
+    }
+
+    /// For a process: resolves when it exits, with how if it exited on its own (`None`
+    /// when it was stopped).
+    pub fn crashed(&self) -> Option<impl Future<Output = Option<std::process::ExitStatus>> + Send + 'static> {
+        self.command.as_ref().map(CommandProcess::crashed)
     }
 
     /// Stops it as a pod is stopped: an in-process function drains (at most its own
@@ -66,10 +73,18 @@ impl Started {
 /// `built`: the program a local service's build gave just before, so it is not built again.
 pub async fn start(service: &ServicePlan, out: &Out, port: u16, built: Option<String>) -> Result<Started> {
     let fail = |message: String| Error::Start(format!("service {}: {message}", service.name));
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| fail(format!("cannot listen on loopback port {port}: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
+    let process = !matches!(service.run, Workload::Function(_));
+    let (listener, addr) = if process {
+        // The process binds the port itself: one drawn from below the ephemeral range.
+        let port = if port == 0 { ports::for_process().map_err(|e| fail(format!("no free port: {e}")))? } else { port };
+        (None, SocketAddr::from(([127, 0, 0, 1], port)))
+    } else {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| fail(format!("cannot listen on loopback port {port}: {e}")))?;
+        let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
+        (Some(listener), addr)
+    };
     let serving = [
         ("K_SERVICE", service.name.clone()),
         ("K_CONFIGURATION", service.name.clone()),
@@ -80,6 +95,7 @@ pub async fn start(service: &ServicePlan, out: &Out, port: u16, built: Option<St
     let knative = if service.source { &serving[3..] } else { &serving[..] };
     match &service.run {
         Workload::Function(spec) => {
+            let Some(listener) = listener else { return Err(fail("bound no port for a function".to_owned())) };
             let env = Env::from_pairs(
                 knative
                     .iter()
@@ -112,7 +128,6 @@ pub async fn start(service: &ServicePlan, out: &Out, port: u16, built: Option<St
             Ok(Started { addr, command: None, container: None, server: Some((stop, server)) })
         }
         Workload::Local(local) => {
-            drop(listener);
             let vars = vars(service, knative);
             let program = match built {
                 Some(program) => program,
@@ -124,7 +139,6 @@ pub async fn start(service: &ServicePlan, out: &Out, port: u16, built: Option<St
             Ok(Started { addr, command: Some(child), container: None, server: None })
         }
         Workload::Container { image, engine } => {
-            drop(listener);
             let vars = vars(service, knative);
             let container = format!("fnmesh-{}-{}-{}", service.namespace, service.name, addr.port());
             let program = launch::engine::run_command(engine, image, &container, &vars);

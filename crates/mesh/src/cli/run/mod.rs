@@ -1,6 +1,7 @@
 //! `fnmesh run`: load, check, start every service, the ingress and the ping sources;
 //! run until stopped. Its `reload` module: what `--watch` changes while it runs.
 
+mod crashes;
 mod reload;
 
 use std::net::SocketAddr;
@@ -75,6 +76,9 @@ pub struct Options {
     /// Fire PingSources on their schedules (`fnmesh test` turns it off and fires them
     /// itself, so that a minute boundary cannot add an event to a case).
     pub schedules: bool,
+    /// Start a service's process again when it crashes (`fnmesh test` leaves it down: a
+    /// case sees the crash).
+    pub restarts: bool,
 }
 
 impl Options {
@@ -97,6 +101,7 @@ impl Options {
             otlp_endpoint: None,
             stand_ins: std::collections::BTreeMap::new(),
             jq_worker: None,
+            restarts: true,
             schedules: true,
         }
     }
@@ -123,6 +128,10 @@ pub struct Running {
     pub journal: Arc<Journal>,
     options: Options,
     out: Out,
+    /// Crashed services due for a restart, and where their watchers send them (none
+    /// when crashed services stay down).
+    crashes: tokio::sync::mpsc::UnboundedReceiver<crashes::Crash>,
+    notices: Option<crashes::Notices>,
 }
 
 /// A started service, with the plan it was started from.
@@ -132,6 +141,10 @@ struct Service {
     started: Started,
     /// Requests wait at it while the service restarts.
     gate: Arc<Gate>,
+    /// Which start this is ([`crashes::next_id`]).
+    id: u64,
+    /// Restarts after crashes, for the back-off ([`crashes`]).
+    restarts: u32,
 }
 
 /// The PingSources' loops, stopped together.
@@ -205,7 +218,7 @@ async fn start_service(
     let reachable = with_reachable_sinks(&plan, ingress);
     let started = services::start(&reachable, out, port, built).await?;
     let gate = Arc::new(Gate::new(startup(&plan)));
-    Ok(Service { plan, started, gate })
+    Ok(Service { plan, started, gate, id: crashes::next_id(), restarts: 0 })
 }
 
 /// Loads and checks the manifests, then starts everything.
@@ -280,6 +293,11 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         out.say(&warning);
     }
     let pings = Pings::start(if options.schedules { pings } else { Vec::new() }, &mesh, options.ping_now);
+    let (notices, crashes) = tokio::sync::mpsc::unbounded_channel();
+    let notices = options.restarts.then_some(notices);
+    for service in &running {
+        crashes::watch(service, notices.as_ref(), &out);
+    }
     Ok(Running {
         ingress: ingress_addr,
         mesh,
@@ -293,6 +311,8 @@ pub async fn start(options: &Options, out: Out) -> Result<Running> {
         journal,
         options: options.clone(),
         out,
+        crashes,
+        notices,
     })
 }
 

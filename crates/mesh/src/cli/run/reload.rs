@@ -63,8 +63,10 @@ impl Running {
         old.stop(self.grace).await;
         match start_service(plan.clone(), self.ingress, &out, port, built).await {
             Ok(started) => {
-                self.services[index].started = started.started;
-                self.services[index].plan = plan;
+                let service = &mut self.services[index];
+                (service.started, service.id, service.restarts) = (started.started, started.id, 0);
+                service.plan = plan;
+                super::crashes::watch(service, self.notices.as_ref(), &out);
                 out.say(&format!(
                     "{name}: restarted in {} ms (build {} ms, stop and start {} ms)",
                     began.elapsed().as_millis(),
@@ -109,6 +111,7 @@ impl Running {
                 None => match start_service(service, self.ingress, &out, 0, None).await {
                     Ok(started) => {
                         out.say(&format!("{}: started", started.plan.name));
+                        super::crashes::watch(&started, self.notices.as_ref(), &out);
                         kept.push(started);
                     }
                     Err(e) => out.say(&e.to_string()),

@@ -152,6 +152,7 @@ pub async fn run_case(loaded: &Loaded, index: usize, settings: &Settings) -> Cas
         grace: limit,
         stand_ins: routed,
         schedules: false,
+        restarts: false,
         jq_worker: settings.jq_worker.clone(),
         ..Options::new(loaded.manifests(case))
     };
