@@ -145,4 +145,3 @@ pub fn gone(pid: &str) -> bool {
     }
     true
 }
-

@@ -49,7 +49,8 @@ pub fn back_off(restarts: u32) -> Duration {
 /// `notices` (`fnmesh test`), the crash is only reported.
 pub fn watch(service: &Service, notices: Option<&Notices>, out: &Out) {
     let Some(crashed) = service.started.crashed() else { return };
-    let (host, name, id, gate) = (service.plan.host.clone(), service.plan.name.clone(), service.id, service.gate.clone());
+    let (host, name, id, gate) =
+        (service.plan.host.clone(), service.plan.name.clone(), service.id, service.gate.clone());
     let (notices, out, restarts, since) = (notices.cloned(), out.clone(), service.restarts, Instant::now());
     tokio::spawn(async move {
         let Some(status) = crashed.await else { return };
