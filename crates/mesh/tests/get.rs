@@ -47,7 +47,8 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = [
-        "import http.server, os",
+        "import http.server, os, sys",
+        "if os.path.exists(os.environ['PIDFILE'] + '.down'): sys.exit(3)",
         "open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))",
         "class H(http.server.BaseHTTPRequestHandler):",
         "    def do_GET(self):",
@@ -114,7 +115,10 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
         text(&missing.stderr)
     );
 
-    // The command's process ends: READY False, with why.
+    // The command's process ends, and its restarts fail while `.down` exists: READY
+    // False, with why.
+    let down = dir.path().join("server.pid.down");
+    std::fs::write(&down, "").unwrap();
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     Command::new("kill").args(["-TERM", pid.trim()]).status().unwrap();
     let after = get_until(&port, &["ksvc", "local"], |out| out.contains(" False "));
@@ -123,6 +127,9 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
     assert_eq!(row[row.len() - 2..], ["False", "NotResponding"], "{after}");
     let appender = get_until(&port, &["ksvc", "appender"], |_| true);
     assert!(appender.contains(" True "), "the other service is still ready: {appender}");
+    // Once it can start, a restart brings it back, as the kubelet's would.
+    std::fs::remove_file(&down).unwrap();
+    get_until(&port, &["ksvc", "local"], |out| out.contains(" True "));
 
     Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
     run.wait().unwrap();
