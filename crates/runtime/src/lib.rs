@@ -17,8 +17,16 @@
 //! * where a function writes its output ([`Console`]), so a runner can capture it;
 //! * the `K_SINK` sender for events a function emits on its own ([`sink`]), under the
 //!   delivery engine the mesh uses too ([`delivery`]).
+//! * the global allocator (mimalloc, feature `mimalloc`, on by default): a function
+//!   allocates some 60 times per event, and the system's allocator (musl's, in the
+//!   images) spent a quarter of its instructions on it.
 //!
 //! The CloudEvent model is the SDK's ([`cloudevents::Event`]); this crate re-exports it.
+
+/// The allocator of every binary that links the runtime (see the crate's doc).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod binding;
 mod budget;

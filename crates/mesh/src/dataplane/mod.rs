@@ -27,6 +27,7 @@ pub mod ingress;
 pub mod journal;
 pub mod launch;
 pub mod live;
+pub mod loopback;
 pub mod otlp;
 pub mod pings;
 pub mod ports;

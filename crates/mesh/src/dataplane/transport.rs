@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
 use super::headers::INTERNAL_HEADER;
+use super::loopback::{self, Loopback, is_redirect};
 
 /// Where in-cluster hosts live on this machine.
 #[derive(Debug, Clone, Default)]
@@ -157,6 +158,8 @@ pub enum Attempt {
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
+    /// Plain HTTP to loopback addresses: the mesh's own hops.
+    loopback: Loopback,
     /// Fixed once every service listens.
     pub routes: std::sync::Arc<Routes>,
     /// The plan's destinations as [`Routes`] resolve them, worked out on first use.
@@ -171,6 +174,8 @@ const RESOLVED: usize = 4096;
 #[derive(Debug)]
 struct Resolved {
     actual: Url,
+    /// `actual`, when it is plain HTTP to a loopback address ([`Loopback`]).
+    local: Option<http::Uri>,
     host: Option<HeaderValue>,
     gate: Option<std::sync::Arc<Gate>>,
     limit: Option<std::sync::Arc<tokio::sync::Semaphore>>,
@@ -181,8 +186,10 @@ struct Resolved {
 impl Transport {
     /// A client over `routes`; idle connections close after 30 s.
     pub fn new(routes: Routes) -> Self {
-        let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        Self { client, routes: std::sync::Arc::new(routes), resolved: std::sync::Arc::default() }
+        let idle = Duration::from_secs(30);
+        let client = reqwest::Client::builder().pool_idle_timeout(idle).build().unwrap_or_default();
+        let loopback = Loopback::new(idle);
+        Self { client, loopback, routes: std::sync::Arc::new(routes), resolved: std::sync::Arc::default() }
     }
 
     /// The URL to connect to for `url`, and the `Host` header to send ([`Routes::route`]).
@@ -199,7 +206,13 @@ impl Transport {
             .filter(|host| self.routes.mesh_hosts.contains(*host))
             .and_then(|_| HeaderValue::from_str(&self.routes.internal_token).ok());
         let host = host.and_then(|host| HeaderValue::from_str(&host).ok());
-        Resolved { actual, host, gate, limit, token }
+        let loopback = match actual.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        let local = (actual.scheme() == "http" && loopback).then(|| actual.as_str().parse().ok()).flatten();
+        Resolved { actual, local, host, gate, limit, token }
     }
 
     /// `url` resolved, kept for the next request to it.
@@ -265,11 +278,25 @@ impl Transport {
         if let Some(host) = &to.host {
             headers.insert(http::header::HOST, host.clone());
         }
+        let started = Instant::now();
+        let headers = match &to.local {
+            Some(uri) => {
+                // Kept for a redirect, which reqwest follows.
+                let again = headers.clone();
+                match self.loopback.send(method.clone(), uri.clone(), headers, body.clone(), timeout).await {
+                    Ok((status, answered, _)) if is_redirect(status, &answered) => again,
+                    Ok((status, headers, body)) => {
+                        return Attempt::Answered { status, headers, body, elapsed: started.elapsed() };
+                    }
+                    Err(reason) => return Attempt::Failed { reason, elapsed: started.elapsed() },
+                }
+            }
+            None => headers,
+        };
         let mut request = self.client.request(method, to.actual.clone()).headers(headers).body(body);
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        let started = Instant::now();
         match request.send().await {
             Ok(mut response) => {
                 let status = response.status();
@@ -291,20 +318,7 @@ fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".into();
     }
-    let mut innermost: &dyn std::error::Error = error;
-    while let Some(inner) = innermost.source() {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                _ => io.to_string(),
-            };
-        }
-        innermost = inner;
-    }
-    let text = innermost.to_string();
-    if error.is_connect() { format!("cannot connect: {text}") } else { text }
+    loopback::describe(error, error.is_connect())
 }
 
 #[cfg(test)]
@@ -337,6 +351,30 @@ mod tests {
         let tls = reason(transport.send(http::Method::POST, &target, HeaderMap::new(), Bytes::new(), None).await);
         // rustls's own words for a server that does not speak TLS, not a false "refused".
         assert!(tls.contains("corrupt message") || tls.contains("InvalidContentType"), "{tls}");
+    }
+
+    /// The loopback client answers what reqwest answered: a redirect followed (307 keeps
+    /// the method and body), the response's headers and body, a timeout by name.
+    #[tokio::test]
+    async fn a_loopback_hop_follows_redirects_and_times_out_by_name() {
+        use axum::routing::post;
+        let app = axum::Router::new()
+            .route("/old", post(|| async { (StatusCode::TEMPORARY_REDIRECT, [(http::header::LOCATION, "/new")]) }))
+            .route("/new", post(|body: Bytes| async move { ([("x-got", "new")], body) }))
+            .route("/slow", post(|| tokio::time::sleep(Duration::from_secs(5))));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let transport = Transport::new(Routes::default());
+        let url = |path: &str| Url::parse(&format!("http://{addr}{path}")).unwrap();
+        let body = Bytes::from_static(b"{\"n\":1}");
+        let sent = transport.send(http::Method::POST, &url("/old"), HeaderMap::new(), body.clone(), None).await;
+        let Attempt::Answered { status, headers, body: answered, .. } = sent else { panic!("{sent:?}") };
+        assert_eq!((status, &headers["x-got"], answered), (StatusCode::OK, &HeaderValue::from_static("new"), body));
+        let slow = transport
+            .send(http::Method::POST, &url("/slow"), HeaderMap::new(), Bytes::new(), Some(Duration::from_millis(100)))
+            .await;
+        assert!(matches!(&slow, Attempt::Failed { reason, .. } if reason == "timed out"), "{slow:?}");
     }
 
     #[test]
