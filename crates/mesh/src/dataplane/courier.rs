@@ -12,7 +12,7 @@ use fnmesh_runtime::delivery::{DeliveryPolicy, Next, Tried};
 use fnmesh_runtime::{AttributesReader, Event};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::headers::{HOPS_HEADER, TRACEPARENT, pass_through, span_id};
+use super::headers::{HOPS_HEADER, TRACEPARENT, pass_through, traceparent};
 use super::journal::{Attempted, Journal, trace_key};
 use super::transport::{Attempt, Transport};
 use crate::output::Out;
@@ -130,7 +130,8 @@ impl Courier {
             _ => Encoding::Binary,
         };
         let headers = &headers;
-        let key = trace_key(headers, event);
+        // The journey's key, when there are journeys.
+        let key = if self.journal.records() { trace_key(headers, event) } else { String::new() };
         let id = event.id();
         let verbose = self.out.verbose;
         // Each attempt: one line of the log (written only when it is shown), one hop of
@@ -288,7 +289,7 @@ fn with_new_span(headers: &HeaderMap) -> HeaderMap {
         let mut parts = parent.split('-');
         match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some(version), Some(trace), Some(span), Some(flags), None) if trace.len() == 32 && span.len() == 16 => {
-                HeaderValue::from_str(&format!("{version}-{trace}-{}-{flags}", span_id())).ok()
+                traceparent(version, trace, flags)
             }
             _ => None,
         }

@@ -66,14 +66,53 @@ pub fn ensure_trace(headers: &mut HeaderMap) {
     }
     let mut trace = [0; uuid::fmt::Simple::LENGTH];
     let trace = uuid::Uuid::new_v4().simple().encode_lower(&mut trace);
-    if let Ok(value) = http::HeaderValue::from_str(&format!("00-{trace}-{}-01", span_id())) {
+    if let Some(value) = traceparent("00", trace, "01") {
         headers.insert(TRACEPARENT, value);
     }
 }
 
-/// A new span id: 16 random hex digits (a v4 UUID's halves, XORed: its fixed version
-/// and variant bits are in one half each, so every bit of the id is random).
-pub fn span_id() -> String {
+/// A `traceparent` of `version`, `trace` and `flags` with a new span id (built without
+/// the formatting machinery: it is made on every hop).
+pub fn traceparent(version: &str, trace: &str, flags: &str) -> Option<http::HeaderValue> {
+    let mut value = Vec::with_capacity(version.len() + trace.len() + flags.len() + 19);
+    value.extend_from_slice(version.as_bytes());
+    value.push(b'-');
+    value.extend_from_slice(trace.as_bytes());
+    value.push(b'-');
+    value.extend_from_slice(&span_id());
+    value.push(b'-');
+    value.extend_from_slice(flags.as_bytes());
+    http::HeaderValue::from_maybe_shared(bytes::Bytes::from(value)).ok()
+}
+
+/// A new span id: 16 random lowercase hex digits (a v4 UUID's halves, XORed: its fixed
+/// version and variant bits are in one half each, so every bit of the id is random).
+fn span_id() -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
-    format!("{:016x}", high ^ low)
+    let id = high ^ low;
+    std::array::from_fn(|i| HEX[((id >> ((15 - i) * 4)) & 0xf) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_traceparent_keeps_the_trace_and_gets_a_new_random_span() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let first = traceparent("00", trace, "01").unwrap();
+        let second = traceparent("00", trace, "01").unwrap();
+        let parts: Vec<&str> = first.to_str().unwrap().split('-').collect();
+        assert_eq!((parts[0], parts[1], parts[3]), ("00", trace, "01"));
+        assert_eq!(parts[2].len(), 16);
+        assert!(parts[2].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{first:?}");
+        assert_ne!(first, second, "each hop its own span");
+        let mut headers = HeaderMap::new();
+        ensure_trace(&mut headers);
+        let made = headers[&TRACEPARENT].to_str().unwrap().to_owned();
+        assert_eq!(made.len(), 55, "{made}");
+        ensure_trace(&mut headers);
+        assert_eq!(headers[&TRACEPARENT], made.as_str(), "an existing trace is kept");
+    }
 }

@@ -195,13 +195,18 @@ pub struct Journal {
 
 /// The key of the journey `headers` belong to: the trace id.
 pub fn trace_key(headers: &http::HeaderMap, event: &Event) -> String {
+    // `version-trace-span-flags`, the trace 32 characters from offset 3.
     headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.split('-').nth(1))
-        .filter(|t| t.len() == 32)
+        .get(&super::headers::TRACEPARENT)
+        .map(http::HeaderValue::as_bytes)
+        .filter(|t| t.len() >= 36 && t[2] == b'-' && t[35] == b'-')
+        .and_then(|t| std::str::from_utf8(&t[3..35]).ok())
+        .filter(|trace| !trace.contains('-'))
         .map_or_else(|| format!("{}/{}", event.source(), event.id()), str::to_owned)
 }
+
+/// How many of a journey's last events [`Journal::keep`] compares a new one with.
+const RECENT_EVENTS: usize = 8;
 
 fn size_of(event: &Event) -> usize {
     super::work::size_of(event) + 256
@@ -270,7 +275,7 @@ impl Journal {
     }
 
     /// Whether hops are recorded: journeys are kept, or exported as spans.
-    fn records(&self) -> bool {
+    pub fn records(&self) -> bool {
         self.capacity > 0 || self.exporter.get().is_some()
     }
 
@@ -471,10 +476,11 @@ impl Journal {
     /// The index of `event` among the journey's events, adding it when it differs from
     /// the last one kept.
     fn keep(journey: &mut Journey, event: &Event, added: &mut usize) -> usize {
-        if let Some(last) = journey.events.last()
-            && **last == *event
-        {
-            return journey.events.len() - 1;
+        // Hops are recorded as they end, an outer one after those it caused: the event of
+        // a hop ending now is often one kept a few hops back.
+        let recent = journey.events.len().saturating_sub(RECENT_EVENTS);
+        if let Some(found) = journey.events[recent..].iter().rposition(|kept| **kept == *event) {
+            return recent + found;
         }
         *added += size_of(event);
         journey.events.push(Arc::new(event.clone()));
@@ -502,4 +508,27 @@ fn outcome(hops: &[HopRecord]) -> Outcome {
         return Outcome::FilteredOut;
     }
     Outcome::InFlight
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic in a test is a failed assertion
+
+    use super::*;
+    use fnmesh_runtime::{EventBuilder, EventBuilderV10};
+
+    #[test]
+    fn a_journey_is_keyed_by_its_trace_or_else_by_source_and_id() {
+        let event = EventBuilderV10::new().id("e-1").source("/here").ty("t").build().unwrap();
+        let key = |traceparent: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("traceparent", traceparent.parse().unwrap());
+            trace_key(&headers, &event)
+        };
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(key(&format!("00-{trace}-00f067aa0ba902b7-01")), trace);
+        assert_eq!(key("00-short-00f067aa0ba902b7-01"), "/here/e-1");
+        assert_eq!(key(&format!("00-{}-x-01", &trace[..31])), "/here/e-1");
+        assert_eq!(trace_key(&http::HeaderMap::new(), &event), "/here/e-1");
+    }
 }
