@@ -121,7 +121,7 @@ impl Courier {
         if let Ok(namespace) = HeaderValue::from_str(namespace) {
             headers.insert(KN_NAMESPACE, namespace);
         }
-        let to_mesh = self.transport.routes.is_mesh(&target.url);
+        let to_mesh = self.transport.is_mesh(&target.url);
         if !to_mesh {
             headers.remove(&HOPS_HEADER);
         }

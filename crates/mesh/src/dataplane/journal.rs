@@ -12,7 +12,7 @@
 //! nobody watches, recording is a short lock and a push; updates are serialised for the
 //! stream only while someone listens.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -152,10 +152,10 @@ pub struct Counts {
 #[derive(Debug, Default)]
 struct State {
     journeys: VecDeque<Journey>,
-    by_key: HashMap<String, u64>,
+    by_key: foldhash::HashMap<String, u64>,
     next_seq: u64,
     bytes: usize,
-    counts: BTreeMap<String, Counts>,
+    counts: foldhash::HashMap<String, Counts>,
 }
 
 /// One attempt on a route, as the courier saw it.
@@ -262,7 +262,7 @@ impl Journal {
 
     /// Every route's counts.
     pub fn counts(&self) -> BTreeMap<String, Counts> {
-        self.lock().counts.clone()
+        self.lock().counts.iter().map(|(route, counts)| (route.clone(), *counts)).collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -365,13 +365,19 @@ impl Journal {
     fn count(&self, route: &str, change: impl FnOnce(&mut Counts)) {
         let counts = {
             let mut state = self.lock();
-            // No new key (an allocation) but for a route's first event.
-            if !state.counts.contains_key(route) {
-                state.counts.insert(route.to_owned(), Counts::default());
+            // One lookup, and no new key (an allocation) but for a route's first event.
+            match state.counts.get_mut(route) {
+                Some(counts) => {
+                    change(counts);
+                    *counts
+                }
+                None => {
+                    let mut counts = Counts::default();
+                    change(&mut counts);
+                    state.counts.insert(route.to_owned(), counts);
+                    counts
+                }
             }
-            let Some(counts) = state.counts.get_mut(route) else { return };
-            change(counts);
-            *counts
         };
         if self.updates.receiver_count() > 0 {
             let update = serde_json::json!({"route": route, "counts": counts}).to_string();

@@ -3,8 +3,6 @@
 //! subscription, its reply, a trigger, a dead letter sink, a ping source's sink), keyed by
 //! the label the courier logs it with, so that every delivery counts on its edge.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::plan::address::BROKER_INGRESS_HOST;
@@ -42,10 +40,10 @@ pub struct Topology {
     /// Every planned route.
     pub edges: Vec<Edge>,
     #[serde(skip)]
-    by_key: HashMap<String, usize>,
+    by_key: foldhash::HashMap<String, usize>,
     /// Host to node: services and channels.
     #[serde(skip)]
-    hosts: HashMap<String, String>,
+    hosts: foldhash::HashMap<String, String>,
 }
 
 /// `sequence/s step 0` gives `sequence/s`; `trigger/t` is itself.

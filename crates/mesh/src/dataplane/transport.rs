@@ -163,7 +163,7 @@ pub struct Transport {
     /// Fixed once every service listens.
     pub routes: std::sync::Arc<Routes>,
     /// The plan's destinations as [`Routes`] resolve them, worked out on first use.
-    resolved: std::sync::Arc<std::sync::RwLock<HashMap<Url, std::sync::Arc<Resolved>>>>,
+    resolved: std::sync::Arc<std::sync::RwLock<foldhash::HashMap<Url, std::sync::Arc<Resolved>>>>,
 }
 
 /// The most destinations [`Transport`] keeps resolved (a plan has a few dozen).
@@ -181,6 +181,8 @@ struct Resolved {
     limit: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// The mesh's own hops carry its token ([`INTERNAL_HEADER`]).
     token: Option<HeaderValue>,
+    /// A host of the mesh's own (a channel, a broker's ingress).
+    mesh: bool,
 }
 
 impl Transport {
@@ -192,6 +194,12 @@ impl Transport {
         Self { client, loopback, routes: std::sync::Arc::new(routes), resolved: std::sync::Arc::default() }
     }
 
+    /// Whether `url` is one of the mesh's own hosts ([`Routes::is_mesh`]), from what is
+    /// kept of it.
+    pub fn is_mesh(&self, url: &Url) -> bool {
+        self.resolved(url).mesh
+    }
+
     /// The URL to connect to for `url`, and the `Host` header to send ([`Routes::route`]).
     pub fn route(&self, url: &Url) -> (Url, Option<String>) {
         self.routes.route(url)
@@ -201,10 +209,8 @@ impl Transport {
         let (actual, host) = self.route(url);
         let of = |host: &String| (self.routes.gates.get(host).cloned(), self.routes.concurrency.get(host).cloned());
         let (gate, limit) = host.as_ref().map(of).unwrap_or_default();
-        let token = host
-            .as_ref()
-            .filter(|host| self.routes.mesh_hosts.contains(*host))
-            .and_then(|_| HeaderValue::from_str(&self.routes.internal_token).ok());
+        let mesh = host.as_ref().is_some_and(|host| self.routes.mesh_hosts.contains(host));
+        let token = mesh.then(|| HeaderValue::from_str(&self.routes.internal_token).ok()).flatten();
         let host = host.and_then(|host| HeaderValue::from_str(&host).ok());
         let loopback = match actual.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -212,7 +218,7 @@ impl Transport {
             _ => false,
         };
         let local = (actual.scheme() == "http" && loopback).then(|| actual.as_str().parse().ok()).flatten();
-        Resolved { actual, local, host, gate, limit, token }
+        Resolved { actual, local, host, gate, limit, token, mesh }
     }
 
     /// `url` resolved, kept for the next request to it.
