@@ -44,6 +44,10 @@ impl WorkerCommand {
         command
             .args(&self.args)
             .env_clear()
+            // A worker that allocates with mimalloc (one that links fnmesh-runtime) would
+            // otherwise reserve a 1 GiB arena at start-up, before its RLIMIT_AS is set, and
+            // then allocate inside it unchecked: every allocation goes to the OS instead.
+            .env("MIMALLOC_DISALLOW_ARENA_ALLOC", "1")
             .current_dir("/")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
