@@ -73,12 +73,14 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
     );
     std::fs::write(dir.path().join("app.yaml"), manifests).unwrap();
     let port = free_port().to_string();
-    let mut run = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Stopped(
+        Command::new(EXE)
+            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     // Both services answer: READY True (the command service once it listens).
     let services = get_until(&port, &["ksvc"], |out| out.lines().skip(1).all(|l| l.contains(" True ")));
@@ -131,8 +133,25 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
     std::fs::remove_file(&down).unwrap();
     get_until(&port, &["ksvc", "local"], |out| out.contains(" True "));
 
-    Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
-    run.wait().unwrap();
+    Command::new("kill").args(["-TERM", &run.0.id().to_string()]).status().unwrap();
+    run.0.wait().unwrap();
+}
+
+/// `fnmesh run`, stopped as Ctrl-C stops it even when an assertion fails first (so that
+/// it ends its services' process groups, and no mesh outlives the test).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+        }
+    }
 }
 
 #[test]
