@@ -23,7 +23,7 @@ use http::HeaderMap;
 
 use super::Mesh;
 use super::courier::{Hop, Role};
-use super::headers::{HOPS_HEADER, continue_trace, with_extension};
+use super::headers::{HOPS_HEADER, continue_trace};
 use crate::manifests::Kind;
 use crate::plan::{BrokerPlan, Target, TriggerPlan, address};
 
@@ -55,7 +55,7 @@ impl Mesh {
     pub async fn broker_ingress(
         self: &Arc<Self>,
         broker: Arc<BrokerPlan>,
-        event: Event,
+        mut event: Arc<Event>,
         headers: HeaderMap,
     ) -> Admission {
         let mut headers = headers;
@@ -69,8 +69,10 @@ impl Mesh {
             ));
             return Admission::LoopDropped;
         }
-        let event = with_extension(&event, "knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
-        let event = with_extension(&event, "knativebrokerttl", ttl.to_string());
+        // A copy only when the event is shared (its journey keeps the one that arrived).
+        let accepted = Arc::make_mut(&mut event);
+        accepted.set_extension("knativearrivaltime", fnmesh_runtime::rfc3339::format(&chrono::Utc::now()));
+        accepted.set_extension("knativebrokerttl", ttl.to_string());
         self.courier.out.log(&format!(
             "broker/{}: accepted event {} (type {}, source {})",
             broker.name,
@@ -111,10 +113,23 @@ impl Mesh {
     async fn triggers(
         self: &Arc<Self>,
         broker: &Arc<BrokerPlan>,
-        event: &Event,
+        event: &Arc<Event>,
         headers: &HeaderMap,
     ) -> Result<(), String> {
-        let deliveries = broker.triggers.iter().map(|trigger| self.trigger(broker, trigger, event, headers));
+        // The broker's own attribute is not the subscribers' business: it is taken off
+        // before delivery and put back, unchanged, on a reply (upstream's filter does so);
+        // a dead letter keeps it. One copy without it serves every trigger.
+        let broker_ttl = ttl(event).unwrap_or(self.broker_ttl);
+        let delivered = match event.extension("knativebrokerttl") {
+            Some(_) => {
+                let mut delivered = Event::clone(event);
+                delivered.remove_extension("knativebrokerttl");
+                Arc::new(delivered)
+            }
+            None => Arc::clone(event),
+        };
+        let sent = Sent { event, delivered: &delivered, broker_ttl };
+        let deliveries = broker.triggers.iter().map(|trigger| self.trigger(broker, trigger, sent, headers));
         super::all_delivered(deliveries).await
     }
 
@@ -124,9 +139,10 @@ impl Mesh {
         self: &Arc<Self>,
         broker: &BrokerPlan,
         trigger: &TriggerPlan,
-        event: &Event,
+        sent: Sent<'_>,
         headers: &HeaderMap,
     ) -> Result<(), String> {
+        let Sent { event, delivered, broker_ttl } = sent;
         let label = format!("trigger/{}", trigger.name);
         if let Some(why) = trigger.filter.explain(event) {
             self.courier.out.log(&format!("{label}: filtered out event {}: {why}", event.id()));
@@ -135,17 +151,11 @@ impl Mesh {
             return Ok(());
         }
         let namespace = broker.namespace.as_str();
-        // The broker's own attribute is not the subscriber's business: it is taken off
-        // before delivery and put back, unchanged, on the reply (upstream's filter does so);
-        // a dead letter keeps it.
-        let broker_ttl = ttl(event).unwrap_or(self.broker_ttl);
-        let mut delivered = event.clone();
-        delivered.remove_extension("knativebrokerttl");
         let mut carrying = headers.clone();
         carrying.insert(HOPS_HEADER, http::HeaderValue::from(broker_ttl));
         let role = Role::Trigger { structured: trigger.structured };
         let hop = Hop { label: &label, target: &trigger.subscriber, role, namespace };
-        let answer = match self.courier.deliver(hop, &delivered, &carrying, &trigger.delivery).await {
+        let answer = match self.courier.deliver(hop, delivered, &carrying, &trigger.delivery).await {
             Ok(answer) => answer,
             Err(failure) => {
                 return self.courier.dead_letter(hop, &trigger.delivery, event, headers, failure).await.map_err(|e| {
@@ -154,10 +164,10 @@ impl Mesh {
                 });
             }
         };
-        let Some((reply, mut reply_headers)) = answer else { return Ok(()) };
+        let Some((mut reply, mut reply_headers)) = answer else { return Ok(()) };
         continue_trace(headers, &mut reply_headers);
         // Back into the broker with the TTL it came with; the ingress takes one off.
-        let reply = with_extension(&reply, "knativebrokerttl", broker_ttl.to_string());
+        Arc::make_mut(&mut reply).set_extension("knativebrokerttl", broker_ttl.to_string());
         let Some(ingress) = address::address(Kind::Broker, &broker.namespace, &broker.name) else { return Ok(()) };
         let target = Target { url: ingress, name: format!("broker/{}", broker.name) };
         let reply_label = format!("{label} reply");
@@ -172,6 +182,15 @@ impl Mesh {
             }
         }
     }
+}
+
+/// The event a broker accepted, as its journey keeps it and as its triggers' subscribers
+/// get it (without `knativebrokerttl`), and that TTL.
+#[derive(Debug, Clone, Copy)]
+struct Sent<'a> {
+    event: &'a Arc<Event>,
+    delivered: &'a Arc<Event>,
+    broker_ttl: i64,
 }
 
 /// `knativebrokerttl`, when it is an integer.

@@ -17,7 +17,7 @@ impl Mesh {
     pub async fn fan_out(
         self: &Arc<Self>,
         channel: Arc<ChannelPlan>,
-        event: Event,
+        event: Arc<Event>,
         headers: HeaderMap,
     ) -> Result<(), String> {
         let deliveries =
@@ -31,11 +31,11 @@ impl Mesh {
         self: &Arc<Self>,
         namespace: &str,
         sub: &SubscriptionPlan,
-        event: &Event,
+        event: &Arc<Event>,
         headers: &HeaderMap,
     ) -> Result<(), String> {
         let answer = match &sub.subscriber {
-            None => Some((event.clone(), headers.clone())),
+            None => Some((Arc::clone(event), headers.clone())),
             Some(subscriber) => {
                 let hop = Hop { label: &sub.label, target: subscriber, role: Role::Subscriber, namespace };
                 match self.courier.deliver(hop, event, headers, &sub.delivery).await {

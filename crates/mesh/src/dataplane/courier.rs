@@ -32,7 +32,8 @@ pub struct Failure {
 }
 
 /// What a destination answered: a reply event (with the headers to pass on), or none.
-pub type Delivered = Option<(Event, HeaderMap)>;
+/// Events are shared, not copied, between the hops that send them and the journal.
+pub type Delivered = Option<(Arc<Event>, HeaderMap)>;
 
 /// What a request is in Knative's terms; it decides its headers and how its answer is
 /// read (knative/eventing `pkg/kncloudevents/event_dispatcher.go`,
@@ -93,7 +94,7 @@ impl Courier {
     pub async fn deliver(
         &self,
         hop: Hop<'_>,
-        event: &Event,
+        event: &Arc<Event>,
         headers: &HeaderMap,
         delivery: &Delivery,
     ) -> Result<Delivered, Box<Failure>> {
@@ -104,7 +105,7 @@ impl Courier {
     pub async fn send(
         &self,
         hop: Hop<'_>,
-        event: &Event,
+        event: &Arc<Event>,
         headers: &HeaderMap,
         policy: &DeliveryPolicy,
     ) -> Result<Delivered, Box<Failure>> {
@@ -141,7 +142,7 @@ impl Courier {
                     reason: Option<String>,
                     elapsed: Duration,
                     next: Option<Next>,
-                    reply: Option<&Event>,
+                    reply: Option<&Arc<Event>>,
                     line: &dyn Fn() -> String| {
             if verbose {
                 self.out.log(&format!("{} (event {id})", line()));
@@ -248,7 +249,7 @@ impl Courier {
         failure: Box<Failure>,
     ) -> Result<(), String> {
         let Some(sink) = &delivery.dead_letter else { return Err(failure.reason) };
-        let dead = with_error_extensions(event, &failure);
+        let dead = Arc::new(with_error_extensions(event, &failure));
         let sink_label = format!("{} dead letter", hop.label);
         let sink_hop = Hop { label: &sink_label, target: sink, role: Role::Forward, namespace: hop.namespace };
         match self.deliver(sink_hop, &dead, headers, delivery).await {
@@ -335,7 +336,7 @@ fn reply(
         })),
         Ok(None) => Ok(None),
         Ok(Some(_)) | Err(_) => match decode(headers, body.clone()) {
-            Ok(incoming) => Ok(Some((incoming.event, pass_through(headers)))),
+            Ok(incoming) => Ok(Some((Arc::new(incoming.event), pass_through(headers)))),
             Err(e) => Err(Box::new(Failure {
                 url: url.clone(),
                 status: if matches!(role, Role::Trigger { .. }) { 502 } else { status.as_u16() },

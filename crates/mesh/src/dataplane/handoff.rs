@@ -79,7 +79,7 @@ impl Mesh {
     pub fn accept(
         self: &Arc<Self>,
         destination: Destination,
-        event: Event,
+        event: Arc<Event>,
         headers: HeaderMap,
     ) -> Pin<Box<dyn Future<Output = Response> + Send + '_>> {
         Box::pin(async move {
@@ -132,14 +132,14 @@ impl Mesh {
     pub async fn handed(
         self: &Arc<Self>,
         destination: Destination,
-        event: &Event,
+        event: &Arc<Event>,
         headers: &HeaderMap,
         timeout: Option<Duration>,
     ) -> Attempt {
         let started = Instant::now();
         let mesh = self.clone();
         // What the ingress passes on of a request from the mesh's own hops.
-        let (event, headers) = (event.clone(), pass_through(headers));
+        let (event, headers) = (Arc::clone(event), pass_through(headers));
         let accepted = tokio::spawn(async move { mesh.accept(destination, event, headers).await });
         let answered = match timeout {
             Some(timeout) => match tokio::time::timeout(timeout, accepted).await {

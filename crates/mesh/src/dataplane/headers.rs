@@ -1,7 +1,6 @@
 //! The headers that travel with an event from hop to hop: what Knative passes on, and
 //! the mesh's own carrier of the broker TTL.
 
-use fnmesh_runtime::Event;
 use http::HeaderMap;
 
 /// The TTL an event had at its last broker, carried by the mesh through a trigger's flow
@@ -49,13 +48,6 @@ pub fn continue_trace(request: &HeaderMap, reply: &mut HeaderMap) {
             reply.insert(name, value.clone());
         }
     }
-}
-
-/// The event with extension `name` set to `value`.
-pub fn with_extension(event: &Event, name: &str, value: impl Into<String>) -> Event {
-    let mut event = event.clone();
-    event.set_extension(name, value.into());
-    event
 }
 
 /// `headers` with a `traceparent` when they have none: a new trace, sampled, as a

@@ -100,7 +100,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
         }
         let _request = work.enter();
         let (event, headers) = match read_event(request, ingress.body_limit).await {
-            Ok(read) => read,
+            Ok((event, headers)) => (Arc::new(event), headers),
             Err(response) => return response,
         };
         let headers = entered(&ingress, internal, &event, headers, super::topology::object(&channel.label));
@@ -118,7 +118,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
             }
             let _request = work.enter();
             let (event, headers) = match read_event(request, ingress.body_limit).await {
-                Ok(read) => read,
+                Ok((event, headers)) => (Arc::new(event), headers),
                 Err(response) => return response,
             };
             let headers = entered(&ingress, internal, &event, headers, &format!("broker/{}", broker.name));
@@ -146,7 +146,7 @@ async fn route(State(ingress): State<Arc<Ingress>>, mut request: Request) -> Res
 fn entered(
     ingress: &Ingress,
     internal: bool,
-    event: &fnmesh_runtime::Event,
+    event: &Arc<fnmesh_runtime::Event>,
     mut headers: http::HeaderMap,
     node: &str,
 ) -> http::HeaderMap {

@@ -246,7 +246,7 @@ async fn send(ingress: &Arc<Ingress>, request: Request) -> Response {
         builder = builder.data("application/json", data);
     }
     let event = match builder.build() {
-        Ok(event) => event,
+        Ok(event) => Arc::new(event),
         Err(e) => return Error::BadData(format!("the event: {e}")).into_response(),
     };
     let Ok(url) = url::Url::parse(&format!("http://{host}{path}")) else {

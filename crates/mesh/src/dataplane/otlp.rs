@@ -94,9 +94,9 @@ pub fn request(spans: &[Span]) -> Value {
             let took = Duration::from_secs_f64(hop.latency_ms.unwrap_or_default().max(0.0) / 1000.0);
             let started = span.ended.checked_sub(took).unwrap_or(span.ended);
             let mut attributes = vec![
-                attribute("fnmesh.route", hop.route.clone().into()),
-                attribute("fnmesh.from", hop.from.clone().into()),
-                attribute("fnmesh.to", hop.to.clone().into()),
+                attribute("fnmesh.route", (*hop.route).into()),
+                attribute("fnmesh.from", (*hop.from).into()),
+                attribute("fnmesh.to", (*hop.to).into()),
                 attribute("fnmesh.outcome", serde_json::to_value(hop.kind).unwrap_or_default()),
                 attribute("cloudevents.event_id", span.event.0.clone().into()),
                 attribute("cloudevents.event_type", span.event.1.clone().into()),

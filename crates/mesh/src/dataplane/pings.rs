@@ -24,7 +24,7 @@ pub async fn ping_loop(ping: PingPlan, mesh: Arc<Mesh>, now: bool, stopped: watc
         tokio::spawn(async move {
             let _ticket = ticket;
             tokio::time::sleep(pings::tick_delay()).await;
-            let event = ping.event(chrono::Utc::now());
+            let event = Arc::new(ping.event(chrono::Utc::now()));
             let hop = Hop { label: &label, target: &ping.sink, role: Role::Source, namespace: &ping.namespace };
             let mut headers = http::HeaderMap::new();
             super::headers::ensure_trace(&mut headers);

@@ -3,6 +3,8 @@
 //! subscription, its reply, a trigger, a dead letter sink, a ping source's sink), keyed by
 //! the label the courier logs it with, so that every delivery counts on its edge.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::plan::address::BROKER_INGRESS_HOST;
@@ -21,15 +23,26 @@ pub struct Node {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Edge {
     /// The courier's label of the hops on this route (`sequence/s step 0`).
-    pub key: String,
+    pub key: Arc<str>,
     /// Where events come from.
-    pub from: String,
+    pub from: Arc<str>,
     /// Where they go.
-    pub to: String,
+    pub to: Arc<str>,
     /// What to write on it (`step 0`, `reply`, `trigger t: type=x`).
     pub label: String,
     /// A dead letter route.
     pub dashed: bool,
+}
+
+/// The route of one hop: its label and endpoints, shared with every hop that takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The courier's label ([`Edge::key`]).
+    pub key: Arc<str>,
+    /// Where from.
+    pub from: Arc<str>,
+    /// Where to.
+    pub to: Arc<str>,
 }
 
 /// The graph of a data plane, and how hops map onto it.
@@ -127,7 +140,7 @@ impl Topology {
         self.node(&from);
         self.node(&to);
         self.by_key.insert(key.to_owned(), self.edges.len());
-        self.edges.push(Edge { key: key.to_owned(), from, to, label, dashed });
+        self.edges.push(Edge { key: key.into(), from: from.into(), to: to.into(), label, dashed });
     }
 
     /// The node a destination is: a service, a channel's flow, a broker, or its URL.
@@ -145,13 +158,17 @@ impl Topology {
     }
 
     /// The route of a hop logged as `key` to `target`: its endpoints, planned or not.
-    pub fn route(&self, key: &str, target: &Target) -> (String, String) {
+    pub fn route(&self, key: &str, target: &Target) -> Route {
         match self.by_key.get(key) {
-            Some(&i) => (self.edges[i].from.clone(), self.edges[i].to.clone()),
-            None => (
-                object(key.trim_end_matches(" reply").trim_end_matches(" dead letter")).to_owned(),
-                self.node_of(target),
-            ),
+            Some(&i) => {
+                let edge = &self.edges[i];
+                Route { key: edge.key.clone(), from: edge.from.clone(), to: edge.to.clone() }
+            }
+            None => Route {
+                key: key.into(),
+                from: object(key.trim_end_matches(" reply").trim_end_matches(" dead letter")).into(),
+                to: self.node_of(target).into(),
+            },
         }
     }
 }
@@ -193,8 +210,7 @@ mod tests {
         ];
         let services = ["first", "second", "display"].map(|n| (format!("{n}.default.svc.cluster.local"), n.to_owned()));
         let graph = Topology::of(&channels, &[], &[], services);
-        let edges: Vec<(&str, &str, &str)> =
-            graph.edges.iter().map(|e| (e.from.as_str(), e.to.as_str(), e.label.as_str())).collect();
+        let edges: Vec<(&str, &str, &str)> = graph.edges.iter().map(|e| (&*e.from, &*e.to, e.label.as_str())).collect();
         assert_eq!(
             edges,
             [
@@ -206,11 +222,12 @@ mod tests {
         );
         assert_eq!(ids(&graph)["sequence/s"], "flow");
         let next = target("s-kn-sequence-1-kn-channel.default.svc.cluster.local", "step 1");
-        assert_eq!(graph.route("sequence/s step 0 reply", &next), ("ksvc/first".into(), "sequence/s".into()));
+        let ends = |route: Route| (route.from.to_string(), route.to.to_string());
+        let planned = graph.route("sequence/s step 0 reply", &next);
+        assert_eq!(ends(planned.clone()), ("ksvc/first".into(), "sequence/s".into()));
+        assert!(Arc::ptr_eq(&planned.from, &graph.edges[1].from), "a planned route is shared, not copied");
         let elsewhere = target("example.com", "http://example.com/");
-        assert_eq!(
-            graph.route("sequence/s step 9 reply", &elsewhere),
-            ("sequence/s".into(), "http://example.com/".into())
-        );
+        let unplanned = graph.route("sequence/s step 9 reply", &elsewhere);
+        assert_eq!(ends(unplanned), ("sequence/s".into(), "http://example.com/".into()));
     }
 }

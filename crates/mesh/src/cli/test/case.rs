@@ -237,7 +237,7 @@ async fn fire_pings(loaded: &Loaded, case: &Case, running: &run::Running) -> Vec
             continue;
         };
         let label = format!("pingsource/{}", source.name);
-        let event = source.event(ping.time.unwrap_or_else(chrono::Utc::now));
+        let event = std::sync::Arc::new(source.event(ping.time.unwrap_or_else(chrono::Utc::now)));
         let hop = Hop { label: &label, target: &source.sink, role: Role::Source, namespace: &source.namespace };
         if let Err(failure) = running.mesh.courier.send(hop, &event, &HeaderMap::new(), &policy).await {
             failures.push(format!("ping {}: its event was lost: {}", ping.name, failure.reason));

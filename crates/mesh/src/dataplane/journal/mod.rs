@@ -14,14 +14,18 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fnmesh_runtime::{AttributesReader, Event};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::topology::Topology;
+use super::topology::{Route, Topology};
 use crate::plan::Target;
+
+mod journey;
+
+pub use journey::{HopKind, HopRecord, Journey, Outcome};
 
 /// The most hops a journey keeps (an event loop through a broker makes many).
 pub const MAX_HOPS: usize = 256;
@@ -31,110 +35,6 @@ pub const DEFAULT_JOURNEYS: usize = 1000;
 
 /// The bytes of events the journal holds at most.
 pub const BYTE_BUDGET: usize = 32 * 1024 * 1024;
-
-/// How a hop went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HopKind {
-    /// The event entered the mesh here.
-    Received,
-    /// Delivered (`2xx`).
-    Delivered,
-    /// Failed; another attempt follows after the backoff.
-    Retrying,
-    /// Failed for good on this route.
-    Failed,
-    /// A trigger's filter did not pass it.
-    Filtered,
-}
-
-/// Where a journey ended, or stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Entered, nothing delivered yet.
-    InFlight,
-    /// Every route it took delivered it.
-    Delivered,
-    /// Every trigger's filter left it out.
-    FilteredOut,
-    /// Its last attempt failed and another will follow.
-    Retrying,
-    /// A route failed and its dead letter sink took it.
-    DeadLettered,
-    /// A route failed with no dead letter sink: the sender got the error.
-    Failed,
-}
-
-/// One hop of a journey.
-#[derive(Debug, Clone, Serialize)]
-pub struct HopRecord {
-    /// Milliseconds since the journey began.
-    pub at_ms: f64,
-    /// The route: the courier's label ([`super::topology::Edge::key`]).
-    pub route: String,
-    /// Where from, where to (nodes of the topology).
-    pub from: String,
-    /// Where to.
-    pub to: String,
-    /// How it went.
-    pub kind: HopKind,
-    /// The answer's status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Why it failed or was filtered out; what decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// How long the attempt took.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-    /// The attempt's number, from 1.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    /// The wait before the next attempt.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backoff_ms: Option<f64>,
-    /// The event at this hop: an index into the journey's events.
-    pub event: usize,
-    /// The reply this hop produced: an index into the journey's events.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply: Option<usize>,
-}
-
-/// An event's journey.
-#[derive(Debug, Clone, Serialize)]
-pub struct Journey {
-    /// The trace id (or `source/id` of an event without a trace).
-    pub key: String,
-    /// Its order of arrival.
-    pub seq: u64,
-    /// The first event's id, type and source.
-    pub id: String,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Its source.
-    pub source: String,
-    /// When it entered, RFC 3339.
-    pub received: String,
-    /// The node it entered at.
-    pub entry: String,
-    /// The node of its last hop: where it is now.
-    pub now: String,
-    /// Where it ended, or stands.
-    pub outcome: Outcome,
-    /// Every hop, oldest first (at most [`MAX_HOPS`]).
-    pub hops: Vec<HopRecord>,
-    /// Hops left out past [`MAX_HOPS`].
-    pub hops_dropped: usize,
-    /// The distinct events of its hops.
-    #[serde(skip)]
-    pub events: Vec<Arc<Event>>,
-    #[serde(skip)]
-    began: Option<Instant>,
-    #[serde(skip)]
-    bytes: usize,
-}
 
 /// Counts of a route.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -178,7 +78,7 @@ pub struct Attempted<'a> {
     /// It failed for good.
     pub gave_up: bool,
     /// The reply it produced.
-    pub reply: Option<&'a Event>,
+    pub reply: Option<&'a Arc<Event>>,
 }
 
 /// The journal of a running mesh (it outlives reloads of the manifests).
@@ -191,18 +91,23 @@ pub struct Journal {
     budget: usize,
     /// Where hops go as OpenTelemetry spans, when an endpoint is set.
     exporter: std::sync::OnceLock<tokio::sync::mpsc::Sender<super::otlp::Span>>,
+    /// Where a received event comes from (`outside`), one string for every journey.
+    outside: Arc<str>,
 }
 
 /// The key of the journey `headers` belong to: the trace id.
 pub fn trace_key(headers: &http::HeaderMap, event: &Event) -> String {
-    // `version-trace-span-flags`, the trace 32 characters from offset 3.
+    // `version-trace-span-flags`, the trace 32 hex digits from offset 3.
     headers
         .get(&super::headers::TRACEPARENT)
         .map(http::HeaderValue::as_bytes)
         .filter(|t| t.len() >= 36 && t[2] == b'-' && t[35] == b'-')
-        .and_then(|t| std::str::from_utf8(&t[3..35]).ok())
-        .filter(|trace| !trace.contains('-'))
-        .map_or_else(|| format!("{}/{}", event.source(), event.id()), str::to_owned)
+        .map(|t| &t[3..35])
+        .filter(|trace| trace.iter().all(u8::is_ascii_hexdigit))
+        .map_or_else(
+            || format!("{}/{}", event.source(), event.id()),
+            |trace| trace.iter().copied().map(char::from).collect(),
+        )
 }
 
 /// How many of a journey's last events [`Journal::keep`] compares a new one with.
@@ -224,6 +129,7 @@ impl Journal {
             capacity,
             budget: BYTE_BUDGET,
             exporter: std::sync::OnceLock::new(),
+            outside: "outside".into(),
         })
     }
 
@@ -280,36 +186,36 @@ impl Journal {
     }
 
     /// `event` entered the mesh at `node`.
-    pub fn received(&self, key: &str, event: &Event, node: &str) {
+    pub fn received(&self, key: &str, event: &Arc<Event>, node: &str) {
         if !self.records() {
             return;
         }
-        self.record(key, event, None, |index| HopRecord {
+        let hop = HopRecord {
             at_ms: 0.0,
-            route: format!("-> {node}"),
-            from: "outside".into(),
-            to: node.to_owned(),
+            route: format!("-> {node}").into(),
+            from: self.outside.clone(),
+            to: node.into(),
             kind: HopKind::Received,
             status: None,
             detail: None,
             latency_ms: None,
             attempt: None,
             backoff_ms: None,
-            event: index,
+            event: 0,
             reply: None,
-        });
+        };
+        self.record(key, event, None, None, hop);
     }
 
     /// A trigger's filter left `event` out, for `why`.
-    pub fn filtered(&self, key: &str, event: &Event, route: &str, target: &Target, why: &str) {
+    pub fn filtered(&self, key: &str, event: &Arc<Event>, route: &str, target: &Target, why: &str) {
         if !self.records() {
             return;
         }
-        let (from, to) = self.topology().route(route, target);
-        self.count(route, |c| c.filtered += 1);
-        self.record(key, event, None, |index| HopRecord {
+        let Route { key: route, from, to } = self.topology().route(route, target);
+        let hop = HopRecord {
             at_ms: 0.0,
-            route: route.to_owned(),
+            route,
             from,
             to,
             kind: HopKind::Filtered,
@@ -318,19 +224,20 @@ impl Journal {
             latency_ms: None,
             attempt: None,
             backoff_ms: None,
-            event: index,
+            event: 0,
             reply: None,
-        });
+        };
+        self.record(key, event, None, Some(&|c| c.filtered += 1), hop);
     }
 
     /// One attempt to deliver `event`.
-    pub fn attempted(&self, key: &str, event: &Event, attempt: Attempted<'_>) {
+    pub fn attempted(&self, key: &str, event: &Arc<Event>, attempt: Attempted<'_>) {
         if !self.records() {
             return;
         }
-        let (from, to) = self.topology().route(attempt.route, attempt.target);
+        let Route { key: route, from, to } = self.topology().route(attempt.route, attempt.target);
         let ok = attempt.status.is_some_and(|s| (200..300).contains(&s)) && attempt.reason.is_none();
-        self.count(attempt.route, |c| {
+        let count = |c: &mut Counts| {
             if ok {
                 c.events += 1;
             } else {
@@ -339,14 +246,13 @@ impl Journal {
             if attempt.attempt > 1 {
                 c.retries += 1;
             }
-        });
+        };
         let kind = match (ok, attempt.gave_up) {
             (true, _) => HopKind::Delivered,
             (false, true) => HopKind::Failed,
             (false, false) => HopKind::Retrying,
         };
-        let route = attempt.route.to_owned();
-        self.record(key, event, attempt.reply, |index| HopRecord {
+        let hop = HopRecord {
             at_ms: 0.0,
             route,
             from,
@@ -357,163 +263,132 @@ impl Journal {
             latency_ms: Some(attempt.latency.as_secs_f64() * 1000.0),
             attempt: Some(attempt.attempt),
             backoff_ms: attempt.backoff.map(|b| b.as_secs_f64() * 1000.0),
-            event: index,
+            event: 0,
             reply: None,
-        });
-    }
-
-    fn count(&self, route: &str, change: impl FnOnce(&mut Counts)) {
-        let counts = {
-            let mut state = self.lock();
-            // One lookup, and no new key (an allocation) but for a route's first event.
-            match state.counts.get_mut(route) {
-                Some(counts) => {
-                    change(counts);
-                    *counts
-                }
-                None => {
-                    let mut counts = Counts::default();
-                    change(&mut counts);
-                    state.counts.insert(route.to_owned(), counts);
-                    counts
-                }
-            }
         };
-        if self.updates.receiver_count() > 0 {
-            let update = serde_json::json!({"route": route, "counts": counts}).to_string();
-            let _ = self.updates.send(update.into());
-        }
+        self.record(key, event, attempt.reply, Some(&count), hop);
     }
 
-    /// Adds the hop `make` builds (given the event's index) to the journey of `key`,
-    /// starting the journey when it is new; `reply` is kept as the hop's reply.
-    fn record(&self, key: &str, event: &Event, reply: Option<&Event>, make: impl FnOnce(usize) -> HopRecord) {
+    /// Adds `hop` to the journey of `key`, starting the journey when it is new, with
+    /// `event` and `reply` kept as its event and reply, and `count` applied to its route's
+    /// counts: one lock for all of it.
+    fn record(
+        &self,
+        key: &str,
+        event: &Arc<Event>,
+        reply: Option<&Arc<Event>>,
+        count: Option<&dyn Fn(&mut Counts)>,
+        mut hop: HopRecord,
+    ) {
+        let listened = self.updates.receiver_count() > 0;
         let mut state = self.lock();
+        let counts = count.map(|change| Self::count(&mut state, &hop.route, change));
         let seq = match state.by_key.get(key) {
             Some(seq) if Self::find(&state, *seq).is_some() => *seq,
-            _ => {
-                let seq = state.next_seq;
-                state.next_seq += 1;
-                state.by_key.insert(key.to_owned(), seq);
-                state.journeys.push_back(Journey {
-                    key: key.to_owned(),
-                    seq,
-                    id: event.id().to_owned(),
-                    ty: event.ty().to_owned(),
-                    source: event.source().to_string(),
-                    received: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    entry: String::new(),
-                    now: String::new(),
-                    outcome: Outcome::InFlight,
-                    hops: Vec::new(),
-                    hops_dropped: 0,
-                    events: Vec::new(),
-                    began: Some(Instant::now()),
-                    bytes: 0,
-                });
-                seq
-            }
+            _ => Self::begin(&mut state, key, event),
         };
         let first = state.journeys.front().map_or(0, |j| j.seq);
         let Some(position) = usize::try_from(seq - first).ok() else { return };
         let mut added = 0;
-        let update = {
-            let Some(journey) = state.journeys.get_mut(position) else { return };
+        let mut update = None;
+        if let Some(journey) = state.journeys.get_mut(position) {
             if journey.hops.len() >= MAX_HOPS {
                 journey.hops_dropped += 1;
-                return;
+            } else {
+                hop.event = Self::keep(journey, event, &mut added);
+                hop.at_ms = journey.elapsed_ms();
+                hop.reply = reply.map(|reply| Self::keep(journey, reply, &mut added));
+                self.export(key, event, &hop);
+                journey.add(hop);
+                journey.bytes += added;
+                update = listened.then(|| serde_json::json!({ "journey": &*journey }).to_string());
             }
-            let index = Self::keep(journey, event, &mut added);
-            let mut hop = make(index);
-            hop.at_ms = journey.began.map_or(0.0, |b| b.elapsed().as_secs_f64() * 1000.0);
-            hop.reply = reply.map(|reply| Self::keep(journey, reply, &mut added));
-            if let Some(exporter) = self.exporter.get()
-                && key.len() == 32
-            {
-                let event = (event.id().to_owned(), event.ty().to_owned());
-                let span = super::otlp::Span {
-                    trace: key.to_owned(),
-                    hop: hop.clone(),
-                    event,
-                    ended: std::time::SystemTime::now(),
-                };
-                // Full: the span is dropped, the delivery goes on.
-                let _ = exporter.try_send(span);
-            }
-            if journey.entry.is_empty() {
-                journey.entry = if hop.kind == HopKind::Received { hop.to.clone() } else { hop.from.clone() };
-            }
-            journey.hops.push(hop);
-            // Where it is now: the destination of the hop that began last among those that
-            // got there (hops are recorded as they end, and an outer hop ends after those it
-            // caused); a filter's verdict or a failure moves it nowhere, and while an
-            // attempt is to be retried it waits where it was sent from.
-            let began = |h: &HopRecord| h.at_ms - h.latency_ms.unwrap_or_default();
-            let latest = |hops: &mut dyn Iterator<Item = &HopRecord>| {
-                hops.max_by(|a, b| began(a).total_cmp(&began(b))).map(|h| (h.kind, h.from.clone(), h.to.clone()))
-            };
-            let arrived =
-                latest(&mut journey.hops.iter().filter(|h| matches!(h.kind, HopKind::Delivered | HopKind::Received)));
-            journey.now = match (latest(&mut journey.hops.iter()), arrived) {
-                (Some((HopKind::Retrying, from, _)), _) => from,
-                (_, Some((_, _, to))) => to,
-                (Some((_, from, _)), None) => from,
-                (None, None) => String::new(),
-            };
-            journey.outcome = outcome(&journey.hops);
-            journey.bytes += added;
-            (self.updates.receiver_count() > 0).then(|| serde_json::json!({ "journey": &*journey }).to_string())
-        };
+        }
         state.bytes += added;
+        // The journey let go is freed after the lock (it is most often one): freeing its
+        // events takes a while.
+        let mut evicted = None;
         while state.journeys.len() > self.capacity || (state.bytes > self.budget && state.journeys.len() > 1) {
             if let Some(old) = state.journeys.pop_front() {
                 state.bytes = state.bytes.saturating_sub(old.bytes);
                 if state.by_key.get(&old.key) == Some(&old.seq) {
                     state.by_key.remove(&old.key);
                 }
+                drop(evicted.replace(old));
             }
         }
         drop(state);
+        drop(evicted);
+        if let Some((route, counts)) = counts.filter(|_| listened) {
+            let update = serde_json::json!({"route": route, "counts": counts}).to_string();
+            let _ = self.updates.send(update.into());
+        }
         if let Some(update) = update {
             let _ = self.updates.send(update.into());
         }
     }
 
-    /// The index of `event` among the journey's events, adding it when it differs from
-    /// the last one kept.
-    fn keep(journey: &mut Journey, event: &Event, added: &mut usize) -> usize {
+    /// A new journey of `key`, which `event` begins; its number.
+    fn begin(state: &mut State, key: &str, event: &Event) -> u64 {
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.by_key.insert(key.to_owned(), seq);
+        state.journeys.push_back(Journey::new(key, seq, event));
+        seq
+    }
+
+    /// Applies `change` to the counts of `route`; the route and its counts after.
+    fn count(state: &mut State, route: &Arc<str>, change: &dyn Fn(&mut Counts)) -> (Arc<str>, Counts) {
+        // One lookup, and no new key (an allocation) but for a route's first event.
+        let counts = match state.counts.get_mut(&**route) {
+            Some(counts) => {
+                change(counts);
+                *counts
+            }
+            None => {
+                let mut counts = Counts::default();
+                change(&mut counts);
+                state.counts.insert(route.to_string(), counts);
+                counts
+            }
+        };
+        (route.clone(), counts)
+    }
+
+    /// Sends `hop` as a span, when spans are exported and its journey is a trace.
+    fn export(&self, key: &str, event: &Event, hop: &HopRecord) {
+        if let Some(exporter) = self.exporter.get()
+            && key.len() == 32
+        {
+            let span = super::otlp::Span {
+                trace: key.to_owned(),
+                hop: hop.clone(),
+                event: (event.id().to_owned(), event.ty().to_owned()),
+                ended: std::time::SystemTime::now(),
+            };
+            // Full: the span is dropped, the delivery goes on.
+            let _ = exporter.try_send(span);
+        }
+    }
+
+    /// The index of `event` among the journey's events, adding it when it is not one of
+    /// the last few kept. Events are shared with the hops that send them: the one a hop
+    /// sent is most often the very one kept.
+    fn keep(journey: &mut Journey, event: &Arc<Event>, added: &mut usize) -> usize {
         // Hops are recorded as they end, an outer one after those it caused: the event of
         // a hop ending now is often one kept a few hops back.
         let recent = journey.events.len().saturating_sub(RECENT_EVENTS);
-        if let Some(found) = journey.events[recent..].iter().rposition(|kept| **kept == *event) {
+        let kept = &journey.events[recent..];
+        if let Some(found) = kept.iter().rposition(|kept| Arc::ptr_eq(kept, event)) {
+            return recent + found;
+        }
+        if let Some(found) = kept.iter().rposition(|kept| **kept == **event) {
             return recent + found;
         }
         *added += size_of(event);
-        journey.events.push(Arc::new(event.clone()));
+        journey.events.push(Arc::clone(event));
         journey.events.len() - 1
     }
-}
-
-/// Where a journey stands after `hops`.
-fn outcome(hops: &[HopRecord]) -> Outcome {
-    let dead_lettered = hops.iter().any(|h| h.kind == HopKind::Delivered && h.route.ends_with(" dead letter"));
-    let failed = hops.iter().any(|h| h.kind == HopKind::Failed);
-    if failed && !dead_lettered {
-        return Outcome::Failed;
-    }
-    if dead_lettered {
-        return Outcome::DeadLettered;
-    }
-    if hops.last().is_some_and(|h| h.kind == HopKind::Retrying) {
-        return Outcome::Retrying;
-    }
-    if hops.iter().any(|h| h.kind == HopKind::Delivered) {
-        return Outcome::Delivered;
-    }
-    if hops.iter().any(|h| h.kind == HopKind::Filtered) {
-        return Outcome::FilteredOut;
-    }
-    Outcome::InFlight
 }
 
 #[cfg(test)]
@@ -535,6 +410,69 @@ mod tests {
         assert_eq!(key(&format!("00-{trace}-00f067aa0ba902b7-01")), trace);
         assert_eq!(key("00-short-00f067aa0ba902b7-01"), "/here/e-1");
         assert_eq!(key(&format!("00-{}-x-01", &trace[..31])), "/here/e-1");
+        assert_eq!(key(&format!("00-{}g-00f067aa0ba902b7-01", &trace[..31])), "/here/e-1", "not hex");
         assert_eq!(trace_key(&http::HeaderMap::new(), &event), "/here/e-1");
+    }
+
+    fn target(name: &str) -> Target {
+        Target { url: url::Url::parse(&format!("http://{name}.example/")).unwrap(), name: name.into() }
+    }
+
+    fn attempt<'a>(route: &'a str, to: &'a Target, status: u16, gave_up: bool) -> Attempted<'a> {
+        Attempted {
+            route,
+            target: to,
+            status: Some(status),
+            reason: (status >= 300).then(|| format!("answered {status}")),
+            latency: Duration::ZERO,
+            attempt: 1,
+            backoff: None,
+            gave_up,
+            reply: None,
+        }
+    }
+
+    #[test]
+    fn a_journey_is_where_its_latest_arrival_went_and_stands_as_its_hops_say() {
+        let journal = Journal::new(10);
+        let event = Arc::new(EventBuilderV10::new().id("e-1").source("/here").ty("t").build().unwrap());
+        let reply = Arc::new(EventBuilderV10::new().id("e-2").source("/a").ty("t").build().unwrap());
+        let (a, b) = (target("a"), target("b"));
+        let stands = || {
+            let journey = journal.journey("k").unwrap();
+            (journey.now.to_string(), journey.outcome)
+        };
+        journal.received("k", &event, "sequence/s");
+        assert_eq!(stands(), ("sequence/s".into(), Outcome::InFlight));
+        journal.attempted("k", &event, attempt("sequence/s step 0", &a, 503, false));
+        assert_eq!(stands(), ("sequence/s".into(), Outcome::Retrying), "waits where it was sent from");
+        journal.attempted(
+            "k",
+            &event,
+            Attempted { reply: Some(&reply), ..attempt("sequence/s step 0", &a, 200, true) },
+        );
+        assert_eq!(stands(), ("a".into(), Outcome::Delivered));
+        // A hop ending now that began before the last one (an outer hop, ending after the
+        // hops it caused) moves it nowhere.
+        journal.attempted("k", &reply, attempt("sequence/s step 1", &b, 200, true));
+        let outer = Attempted { latency: Duration::from_secs(60), ..attempt("sequence/s step 0 reply", &a, 202, true) };
+        journal.attempted("k", &reply, outer);
+        assert_eq!(stands(), ("b".into(), Outcome::Delivered));
+        journal.attempted("k", &reply, attempt("sequence/s step 1", &b, 500, true));
+        assert_eq!(stands(), ("b".into(), Outcome::Failed), "a failure moves it nowhere");
+        journal.attempted("k", &reply, attempt("sequence/s step 1 dead letter", &a, 202, true));
+        assert_eq!(stands(), ("a".into(), Outcome::DeadLettered));
+        let journey = journal.journey("k").unwrap();
+        assert_eq!(journey.entry.as_ref(), "sequence/s");
+        assert_eq!(journey.events.len(), 2, "each event kept once");
+        assert!(Arc::ptr_eq(&journey.events[0], &event), "shared, not copied");
+        assert_eq!(journey.hops.iter().map(|h| h.event).collect::<Vec<_>>(), [0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(journey.hops[2].reply, Some(1));
+        let counts = journal.counts();
+        let step = counts["sequence/s step 1"];
+        assert_eq!((step.events, step.failures), (1, 1));
+        let shown = serde_json::to_value(&journey).unwrap();
+        let received = shown["received"].as_str().unwrap();
+        assert_eq!((received.len(), &received[10..11], &received[23..]), (24, "T", "Z"), "{received}");
     }
 }
