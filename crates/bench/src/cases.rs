@@ -96,7 +96,7 @@ const CASES: &[Case] = &[
 ];
 
 pub(crate) fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+    fnmesh_runtime::ports::for_process().map_err(|e| e.to_string())
 }
 
 fn repo() -> PathBuf {

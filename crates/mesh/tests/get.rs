@@ -18,7 +18,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    fnmesh_runtime::ports::for_process().unwrap()
 }
 
 /// `fnmesh get ARGS` until `done` says its output is what was awaited (the mesh starting,

@@ -87,7 +87,7 @@ impl Mesh {
     async fn start(flags: &[&str]) -> (Self, String, reqwest::Client) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("flow.yaml"), MANIFESTS).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let port = fnmesh_runtime::ports::for_process().unwrap().to_string();
         let child = Command::new(EXE)
             .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never"])
             .args(flags)

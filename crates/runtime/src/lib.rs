@@ -39,6 +39,7 @@ mod exchange;
 pub mod function;
 mod guard;
 mod launch;
+pub mod ports;
 pub mod rfc3339;
 pub mod server;
 pub mod sink;

@@ -1,15 +1,16 @@
 //! A function binary running on a free loopback port, for tests that talk real HTTP.
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A free TCP port on 127.0.0.1 (free when this returns; bind it soon).
+/// A free TCP port on 127.0.0.1 (free when this returns; bind it soon), from below the
+/// kernel's ephemeral range, where the clients of tests running alongside do not take it
+/// in the meantime ([`fnmesh_runtime::ports`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    fnmesh_runtime::ports::for_process().expect("a free loopback port")
 }
 
 /// A running binary; killed when dropped.

@@ -30,7 +30,6 @@ pub mod live;
 pub mod loopback;
 pub mod otlp;
 pub mod pings;
-pub mod ports;
 pub mod processes;
 pub mod services;
 pub mod topology;

@@ -15,12 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::launch;
-use super::ports;
 use super::processes::CommandProcess;
 use crate::error::{Error, Result};
 use crate::output::Out;
 use crate::plan::local::{DEFAULT_STARTUP, Startup};
 use crate::plan::{Local, ServicePlan, Workload};
+use fnmesh_runtime::ports;
 
 /// A running service.
 #[derive(Debug)]

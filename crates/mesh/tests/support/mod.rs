@@ -40,7 +40,7 @@ pub struct Run {
 
 impl Run {
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+        let port = fnmesh_runtime::ports::for_process().unwrap().to_string();
         let mut child = Command::new(EXE)
             .arg("run")
             .args(args)

@@ -1,7 +1,8 @@
-//! Loopback ports for services run as processes of this machine.
+//! Loopback ports for servers run as processes of this machine (by `fnmesh run`, and by
+//! tests that start a function or a mesh).
 //!
-//! fnmesh cannot hand a process its listening socket: the process binds `PORT` itself, a
-//! moment after fnmesh chose it. A port taken with `bind(:0)` comes from the kernel's
+//! The runner cannot hand a process its listening socket: the process binds `PORT` itself,
+//! a moment after the runner chose it. A port taken with `bind(:0)` comes from the kernel's
 //! ephemeral range, which every other `bind(:0)` and every outgoing connection on the
 //! machine draws from too; in that moment, one of them can take it (a test suite running
 //! meshes in parallel did). So the port is drawn at random from below that range, where
