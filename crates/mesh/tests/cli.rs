@@ -1,10 +1,14 @@
 //! The real `fnmesh` binary: run a flow, send to it, list it, stop it; bad manifests
 //! exit 1 with every problem; `--help` shows examples.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic in a test is a failed assertion; a skip is said on stderr
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::Stopped;
 
 const EXE: &str = env!("CARGO_BIN_EXE_fnmesh");
 
@@ -27,21 +31,23 @@ fn free_port() -> u16 {
 #[test]
 fn run_send_get_and_stop() {
     let port = free_port().to_string();
-    let mut run = Command::new(EXE)
-        .args([
-            "run",
-            "flows/sequence/services.yaml",
-            "flows/sequence/sequence.yaml",
-            "--port",
-            &port,
-            "--color",
-            "never",
-        ])
-        .current_dir(repo())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = Stopped(
+        Command::new(EXE)
+            .args([
+                "run",
+                "flows/sequence/services.yaml",
+                "flows/sequence/sequence.yaml",
+                "--port",
+                &port,
+                "--color",
+                "never",
+            ])
+            .current_dir(repo())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let listing = loop {
         let get = fnmesh(&["get", "ksvc", "--port", &port]);
@@ -136,11 +142,13 @@ fn a_local_command_can_be_a_service() {
         return;
     }
     let port = free_port().to_string();
-    let mut run = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = Stopped(
+        Command::new(EXE)
+            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let sent = fnmesh(&["send", "ksvc/local", "--id", "py-1", "--port", &port]);
@@ -218,12 +226,14 @@ fn ctrl_c_under_load_answers_what_was_accepted_and_exits_0() {
     )
     .unwrap();
     let port = free_port().to_string();
-    let mut run = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = Stopped(
+        Command::new(EXE)
+            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !fnmesh(&["get", "--port", &port]).status.success() {
         assert!(Instant::now() < deadline, "fnmesh run did not come up");
@@ -304,11 +314,13 @@ fn command_services_keep_their_concurrency_and_end_with_fnmesh() {
     );
     std::fs::write(dir.path().join("one.yaml"), manifest).unwrap();
     let port = free_port().to_string();
-    let mut run = Command::new(EXE)
-        .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "-q"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = Stopped(
+        Command::new(EXE)
+            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "--color", "never", "-q"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !fnmesh(&["get", "--port", &port]).status.success() {
         assert!(Instant::now() < deadline, "fnmesh run did not come up");

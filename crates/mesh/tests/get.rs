@@ -2,10 +2,14 @@
 //! `get KIND [NAME]`, `-o json`, each kind's printer columns (a Trigger's BROKER and
 //! SUBSCRIBER_URI, from knative/eventing `config/core/resources/trigger.yaml`), READY
 //! from whether the service answers now; and `--color` refuses what it does not know.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic in a test is a failed assertion; a skip is said on stderr
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::Stopped;
 
 const EXE: &str = env!("CARGO_BIN_EXE_fnmesh");
 
@@ -133,25 +137,8 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
     std::fs::remove_file(&down).unwrap();
     get_until(&port, &["ksvc", "local"], |out| out.contains(" True "));
 
-    Command::new("kill").args(["-TERM", &run.0.id().to_string()]).status().unwrap();
-    run.0.wait().unwrap();
-}
-
-/// `fnmesh run`, stopped as Ctrl-C stops it even when an assertion fails first (so that
-/// it ends its services' process groups, and no mesh outlives the test).
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.0.kill();
-        }
-    }
+    Command::new("kill").args(["-TERM", &run.id().to_string()]).status().unwrap();
+    run.wait().unwrap();
 }
 
 #[test]

@@ -31,9 +31,41 @@ pub fn python() -> bool {
     found
 }
 
+/// A child process (`fnmesh run`) stopped as Ctrl-C stops it when it is dropped, even when
+/// an assertion fails first: so that it ends its services' process groups (a SIGKILL would
+/// leave them behind), and no mesh outlives its test.
+pub struct Stopped(pub Child);
+
+impl std::ops::Deref for Stopped {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Stopped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+        }
+    }
+}
+
 /// `fnmesh run` as a user runs it, its output gathered as it comes.
 pub struct Run {
-    child: Child,
+    child: Stopped,
     output: Arc<Mutex<String>>,
     pub port: String,
 }
@@ -64,7 +96,7 @@ impl Run {
                 }
             });
         }
-        Self { child, output, port }
+        Self { child: Stopped(child), output, port }
     }
 
     pub fn output(&self) -> String {
@@ -111,21 +143,6 @@ impl Run {
             }
             assert!(Instant::now() < deadline, "fnmesh run did not exit:\n{}", self.output());
             std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Run {
-    /// A failed test still stops it as Ctrl-C does, so that it ends its services' process
-    /// groups (a SIGKILL would leave them behind).
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.child.kill();
         }
     }
 }
