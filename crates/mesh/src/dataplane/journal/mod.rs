@@ -104,10 +104,8 @@ pub fn trace_key(headers: &http::HeaderMap, event: &Event) -> String {
         .filter(|t| t.len() >= 36 && t[2] == b'-' && t[35] == b'-')
         .map(|t| &t[3..35])
         .filter(|trace| trace.iter().all(u8::is_ascii_hexdigit))
-        .map_or_else(
-            || format!("{}/{}", event.source(), event.id()),
-            |trace| trace.iter().copied().map(char::from).collect(),
-        )
+        .and_then(|trace| std::str::from_utf8(trace).ok())
+        .map_or_else(|| format!("{}/{}", event.source(), event.id()), str::to_owned)
 }
 
 /// How many of a journey's last events [`Journal::keep`] compares a new one with.
