@@ -225,15 +225,7 @@ fn ctrl_c_under_load_answers_what_was_accepted_and_exits_0() {
         ),
     )
     .unwrap();
-    let port = free_port().to_string();
-    let mut run = Stopped(
-        Command::new(EXE)
-            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut run, port) = support::quiet_run(dir.path());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !fnmesh(&["get", "--port", &port]).status.success() {
         assert!(Instant::now() < deadline, "fnmesh run did not come up");

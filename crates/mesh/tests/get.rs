@@ -4,12 +4,10 @@
 //! from whether the service answers now; and `--color` refuses what it does not know.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a panic in a test is a failed assertion; a skip is said on stderr
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod support;
-
-use support::Stopped;
 
 const EXE: &str = env!("CARGO_BIN_EXE_fnmesh");
 
@@ -19,10 +17,6 @@ fn fnmesh(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn free_port() -> u16 {
-    fnmesh_runtime::ports::for_process().unwrap()
 }
 
 /// `fnmesh get ARGS` until `done` says its output is what was awaited (the mesh starting,
@@ -76,15 +70,7 @@ fn get_shows_kinds_names_columns_and_the_real_readiness() {
         pidfile.display()
     );
     std::fs::write(dir.path().join("app.yaml"), manifests).unwrap();
-    let port = free_port().to_string();
-    let mut run = Stopped(
-        Command::new(EXE)
-            .args(["run", dir.path().to_str().unwrap(), "--port", &port, "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut run, port) = support::quiet_run(dir.path());
 
     // Both services answer: READY True (the command service once it listens).
     let services = get_until(&port, &["ksvc"], |out| out.lines().skip(1).all(|l| l.contains(" True ")));

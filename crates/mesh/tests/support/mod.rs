@@ -63,6 +63,18 @@ impl Drop for Stopped {
     }
 }
 
+/// `fnmesh run DIR -q` on a free port, its output discarded: the running mesh, and its port.
+pub fn quiet_run(dir: &Path) -> (Stopped, String) {
+    let port = fnmesh_runtime::ports::for_process().unwrap().to_string();
+    let child = Command::new(EXE)
+        .args(["run", dir.to_str().unwrap(), "--port", &port, "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Stopped(child), port)
+}
+
 /// `fnmesh run` as a user runs it, its output gathered as it comes.
 pub struct Run {
     child: Stopped,
