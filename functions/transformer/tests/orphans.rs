@@ -23,7 +23,9 @@ async fn jq_workers_die_when_their_function_is_killed() {
         ],
     );
     let client = reqwest::Client::new();
+    let pid = function.pid();
     let mut in_flight = Vec::new();
+    let mut spinning = Vec::new();
     for i in 0..workers {
         let request = client
             .post(&function.base)
@@ -34,16 +36,20 @@ async fn jq_workers_die_when_their_function_is_killed() {
             .body("{}");
         // Kept in flight: a request that goes away would make the function kill its worker.
         in_flight.push(tokio::spawn(async move { request.send().await.map(|r| r.status()) }));
+        // One at a time: evaluations queued together go to one worker as a batch, and the
+        // second would wait behind the first's endless loop instead of starting a worker.
+        let running = wait_until(Duration::from_secs(30), || {
+            let children = children(pid);
+            let running = children.iter().filter(|w| w.state() == Some('R')).count();
+            (running > i).then_some(children)
+        })
+        .await;
+        let Some(running) = running else {
+            panic!("{} worker(s) never ran: children {:?}", i + 1, children(pid));
+        };
+        spinning = running;
     }
-    let pid = function.pid();
-    let spinning = wait_until(Duration::from_secs(30), || {
-        let children = children(pid);
-        (children.len() == workers && children.iter().all(|w| w.state() == Some('R'))).then_some(children)
-    })
-    .await;
-    let Some(spinning) = spinning else {
-        panic!("{workers} workers never ran: children {:?}", children(pid));
-    };
+    assert_eq!(spinning.len(), workers, "{spinning:?}");
 
     function.kill(); // SIGKILL: the function cannot stop its workers itself
 

@@ -116,18 +116,8 @@ impl Mesh {
         event: &Arc<Event>,
         headers: &HeaderMap,
     ) -> Result<(), String> {
-        // The broker's own attribute is not the subscribers' business: it is taken off
-        // before delivery and put back, unchanged, on a reply (upstream's filter does so);
-        // a dead letter keeps it. One copy without it serves every trigger.
         let broker_ttl = ttl(event).unwrap_or(self.broker_ttl);
-        let delivered = match event.extension("knativebrokerttl") {
-            Some(_) => {
-                let mut delivered = Event::clone(event);
-                delivered.remove_extension("knativebrokerttl");
-                Arc::new(delivered)
-            }
-            None => Arc::clone(event),
-        };
+        let delivered = std::sync::OnceLock::new();
         let sent = Sent { event, delivered: &delivered, broker_ttl };
         let deliveries = broker.triggers.iter().map(|trigger| self.trigger(broker, trigger, sent, headers));
         super::all_delivered(deliveries).await
@@ -155,6 +145,7 @@ impl Mesh {
         carrying.insert(HOPS_HEADER, http::HeaderValue::from(broker_ttl));
         let role = Role::Trigger { structured: trigger.structured };
         let hop = Hop { label: &label, target: &trigger.subscriber, role, namespace };
+        let delivered = delivered.get_or_init(|| without_ttl(event));
         let answer = match self.courier.deliver(hop, delivered, &carrying, &trigger.delivery).await {
             Ok(answer) => answer,
             Err(failure) => {
@@ -184,13 +175,25 @@ impl Mesh {
     }
 }
 
-/// The event a broker accepted, as its journey keeps it and as its triggers' subscribers
-/// get it (without `knativebrokerttl`), and that TTL.
+/// The event a broker accepted, as its journey keeps it; as its triggers' subscribers get
+/// it, made by the first trigger that passes it and shared by the others; and its TTL.
 #[derive(Debug, Clone, Copy)]
 struct Sent<'a> {
     event: &'a Arc<Event>,
-    delivered: &'a Arc<Event>,
+    delivered: &'a std::sync::OnceLock<Arc<Event>>,
     broker_ttl: i64,
+}
+
+/// `event` as a trigger's subscriber gets it: the broker's own attribute
+/// (`knativebrokerttl`) is not the subscriber's business. It is taken off before delivery
+/// and put back, unchanged, on a reply (upstream's filter does so); a dead letter keeps it.
+fn without_ttl(event: &Arc<Event>) -> Arc<Event> {
+    if event.extension("knativebrokerttl").is_none() {
+        return Arc::clone(event);
+    }
+    let mut delivered = Event::clone(event);
+    delivered.remove_extension("knativebrokerttl");
+    Arc::new(delivered)
 }
 
 /// `knativebrokerttl`, when it is an integer.
