@@ -42,7 +42,7 @@ pub struct Settings {
     pub only: Vec<String>,
     /// Load from `wrk` (when installed) rather than this program's own client.
     pub wrk: bool,
-    /// How many times each function case runs; each level keeps its best round.
+    /// How many times each case runs (functions and mesh); each level keeps its best round.
     pub rounds: usize,
 }
 
